@@ -1,0 +1,341 @@
+//! AS_PATH (RFC 4271 §4.3, §5.1.2) and AS4_PATH (RFC 6793 §3).
+//!
+//! The path is stored in its 4-octet wire form. Decoding a 4-octet path
+//! shares the received bytes; a 2-octet path is widened once. Encoding toward
+//! a peer without 4-octet AS support narrows every AS above 65535 to AS_TRANS
+//! (RFC 6793 §4.2.2).
+
+use std::fmt;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// AS_TRANS, the 2-octet stand-in for a 4-octet AS number (RFC 6793 §9).
+pub const AS_TRANS: u32 = 23456;
+
+/// Path segment type (RFC 4271 §4.3, RFC 5065 §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SegmentType {
+    /// AS_SET: unordered.
+    Set = 1,
+    /// AS_SEQUENCE: ordered.
+    Sequence = 2,
+    /// AS_CONFED_SEQUENCE (RFC 5065).
+    ConfedSequence = 3,
+    /// AS_CONFED_SET (RFC 5065).
+    ConfedSet = 4,
+}
+
+impl SegmentType {
+    fn from_wire(v: u8) -> Option<Self> {
+        match v {
+            1 => Some(Self::Set),
+            2 => Some(Self::Sequence),
+            3 => Some(Self::ConfedSequence),
+            4 => Some(Self::ConfedSet),
+            _ => None,
+        }
+    }
+
+    /// The schema name: `set`, `sequence`, `confed-sequence` or `confed-set`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Set => "set",
+            Self::Sequence => "sequence",
+            Self::ConfedSequence => "confed-sequence",
+            Self::ConfedSet => "confed-set",
+        }
+    }
+}
+
+/// An AS path: segments of AS numbers, stored in 4-octet wire form.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AsPath {
+    raw: Bytes,
+}
+
+/// Why an AS path is malformed (RFC 7606 §7.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MalformedAsPath;
+
+impl AsPath {
+    /// The empty path (what an originating speaker sends to iBGP peers).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A path of one AS_SEQUENCE; empty input gives the empty path.
+    pub fn from_sequence(asns: impl IntoIterator<Item = u32>) -> Self {
+        let asns: Vec<u32> = asns.into_iter().collect();
+        Self::from_segments([(SegmentType::Sequence, asns.as_slice())])
+    }
+
+    /// A path from segments. Segments longer than 255 ASes are split, and empty ones dropped.
+    pub fn from_segments<'a>(segments: impl IntoIterator<Item = (SegmentType, &'a [u32])>) -> Self {
+        let mut b = BytesMut::new();
+        for (kind, asns) in segments {
+            for chunk in asns.chunks(255) {
+                b.put_u8(kind as u8);
+                b.put_u8(u8::try_from(chunk.len()).unwrap_or(u8::MAX));
+                for a in chunk {
+                    b.put_u32(*a);
+                }
+            }
+        }
+        Self { raw: b.freeze() }
+    }
+
+    /// Decodes a path whose AS numbers are 4 (`four_octet`) or 2 octets wide,
+    /// checking it per RFC 7606 §7.2: every segment has a known type, a
+    /// non-zero length and fits the attribute exactly.
+    pub(crate) fn decode(value: &Bytes, four_octet: bool) -> Result<Self, MalformedAsPath> {
+        let w = if four_octet { 4 } else { 2 };
+        let mut pos = 0usize;
+        let mut asn_count = 0usize;
+        while pos < value.len() {
+            let t = value.get(pos).copied().ok_or(MalformedAsPath)?;
+            let n = value.get(pos + 1).copied().ok_or(MalformedAsPath)?;
+            if SegmentType::from_wire(t).is_none() || n == 0 {
+                return Err(MalformedAsPath);
+            }
+            pos += 2 + usize::from(n) * w;
+            asn_count += usize::from(n);
+            if pos > value.len() {
+                return Err(MalformedAsPath);
+            }
+        }
+        if four_octet {
+            return Ok(Self { raw: value.clone() });
+        }
+        let mut b = BytesMut::with_capacity(value.len() + asn_count * 2);
+        let mut rest: &[u8] = value;
+        while let [t, n, tail @ ..] = rest {
+            b.put_u8(*t);
+            b.put_u8(*n);
+            let bytes = usize::from(*n) * 2;
+            let (asns, tail) = tail.split_at_checked(bytes).ok_or(MalformedAsPath)?;
+            for a in asns.chunks_exact(2) {
+                if let [hi, lo] = a {
+                    b.put_u32(u32::from(u16::from_be_bytes([*hi, *lo])));
+                }
+            }
+            rest = tail;
+        }
+        Ok(Self { raw: b.freeze() })
+    }
+
+    /// Octets of the encoded value in the given AS width.
+    pub fn encoded_len(&self, four_octet: bool) -> usize {
+        if four_octet {
+            self.raw.len()
+        } else {
+            self.segments().map(|s| 2 + s.len() * 2).sum()
+        }
+    }
+
+    /// Writes the value (without attribute header) in the given AS width.
+    pub fn encode(&self, four_octet: bool, dst: &mut BytesMut) {
+        if four_octet {
+            dst.put_slice(&self.raw);
+            return;
+        }
+        for seg in self.segments() {
+            dst.put_u8(seg.kind() as u8);
+            dst.put_u8(u8::try_from(seg.len()).unwrap_or(u8::MAX));
+            for a in seg.asns() {
+                dst.put_u16(u16::try_from(a).unwrap_or(AS_TRANS as u16));
+            }
+        }
+    }
+
+    /// The segments in order.
+    pub fn segments(&self) -> Segments<'_> {
+        Segments { rest: &self.raw }
+    }
+
+    /// Whether the path has no segments.
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// The path length used in best-path selection (RFC 4271 §9.1.2.2 a):
+    /// an AS_SET counts as one, confederation segments count as zero.
+    pub fn route_selection_len(&self) -> usize {
+        self.segments()
+            .map(|s| match s.kind() {
+                SegmentType::Sequence => s.len(),
+                SegmentType::Set => 1,
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// Whether any AS number does not fit 2 octets.
+    pub fn has_four_octet_asn(&self) -> bool {
+        self.segments().any(|s| s.asns().any(|a| a > 0xFFFF))
+    }
+
+    /// The path with `asn` prepended `times` times (RFC 4271 §5.1.2).
+    #[must_use]
+    pub fn prepend(&self, asn: u32, times: usize) -> Self {
+        let mut segs: Vec<(SegmentType, Vec<u32>)> = self
+            .segments()
+            .map(|s| (s.kind(), s.asns().collect()))
+            .collect();
+        match segs.first_mut() {
+            Some((SegmentType::Sequence, v)) => {
+                let mut n = vec![asn; times];
+                n.append(v);
+                *v = n;
+            }
+            _ => segs.insert(0, (SegmentType::Sequence, vec![asn; times])),
+        }
+        Self::from_segments(segs.iter().map(|(k, v)| (*k, v.as_slice())))
+    }
+
+    /// The AS that originated the route: the last AS of a trailing AS_SEQUENCE.
+    pub fn origin_asn(&self) -> Option<u32> {
+        let last = self.segments().last()?;
+        (last.kind() == SegmentType::Sequence)
+            .then(|| last.asns().last())
+            .flatten()
+    }
+
+    /// The first AS of the path (the neighbouring AS for an eBGP route).
+    pub fn first_asn(&self) -> Option<u32> {
+        let first = self.segments().next()?;
+        (first.kind() == SegmentType::Sequence)
+            .then(|| first.asns().next())
+            .flatten()
+    }
+}
+
+impl fmt::Debug for AsPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AsPath({self})")
+    }
+}
+
+impl fmt::Display for AsPath {
+    /// BIRD/FRR style: `65001 65002 {65003 65004} (65005)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for s in self.segments() {
+            if !first {
+                f.write_str(" ")?;
+            }
+            first = false;
+            let (open, close) = match s.kind() {
+                SegmentType::Sequence => ("", ""),
+                SegmentType::Set => ("{", "}"),
+                SegmentType::ConfedSequence => ("(", ")"),
+                SegmentType::ConfedSet => ("[", "]"),
+            };
+            f.write_str(open)?;
+            for (i, a) in s.asns().enumerate() {
+                if i > 0 {
+                    f.write_str(" ")?;
+                }
+                write!(f, "{a}")?;
+            }
+            f.write_str(close)?;
+        }
+        Ok(())
+    }
+}
+
+/// Iterator over the segments of an [`AsPath`].
+#[derive(Clone, Debug)]
+pub struct Segments<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Segments<'a> {
+    type Item = Segment<'a>;
+    fn next(&mut self) -> Option<Segment<'a>> {
+        let [t, n, tail @ ..] = self.rest else {
+            return None;
+        };
+        let kind = SegmentType::from_wire(*t)?;
+        let (asns, tail) = tail.split_at_checked(usize::from(*n) * 4)?;
+        self.rest = tail;
+        Some(Segment { kind, asns })
+    }
+}
+
+/// One segment of an [`AsPath`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment<'a> {
+    kind: SegmentType,
+    asns: &'a [u8],
+}
+
+impl<'a> Segment<'a> {
+    /// The segment type.
+    pub fn kind(&self) -> SegmentType {
+        self.kind
+    }
+    /// Number of AS numbers.
+    pub fn len(&self) -> usize {
+        self.asns.len() / 4
+    }
+    /// Whether the segment is empty (never true for a decoded path).
+    pub fn is_empty(&self) -> bool {
+        self.asns.is_empty()
+    }
+    /// The AS numbers.
+    pub fn asns(&self) -> impl DoubleEndedIterator<Item = u32> + 'a {
+        self.asns
+            .chunks_exact(4)
+            .filter_map(|c| c.try_into().ok().map(u32::from_be_bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_octet_widening_round_trip() {
+        // AS_SEQUENCE of 2: 65001 23456, AS_SET of 1: 100
+        let wire = Bytes::from_static(&[2, 2, 0xFD, 0xE9, 0x5B, 0xA0, 1, 1, 0, 100]);
+        let p = AsPath::decode(&wire, false).unwrap();
+        assert_eq!(p.to_string(), "65001 23456 {100}");
+        let mut b = BytesMut::new();
+        p.encode(false, &mut b);
+        assert_eq!(&b[..], &wire[..]);
+        assert_eq!(p.route_selection_len(), 3);
+    }
+
+    #[test]
+    fn rejects_malformed_paths() {
+        for bad in [
+            &[2u8, 0][..],
+            &[5, 1, 0, 0, 0, 1],
+            &[2, 2, 0, 0, 0, 1],
+            &[2],
+        ] {
+            assert!(
+                AsPath::decode(&Bytes::copy_from_slice(bad), true).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn narrowing_uses_as_trans() {
+        let p = AsPath::from_sequence([4_200_000_000, 65000]);
+        let mut b = BytesMut::new();
+        p.encode(false, &mut b);
+        assert_eq!(&b[..], &[2, 2, 0x5B, 0xA0, 0xFD, 0xE8]);
+        assert!(p.has_four_octet_asn());
+    }
+
+    #[test]
+    fn prepend_extends_leading_sequence() {
+        let p = AsPath::from_sequence([2, 3]).prepend(1, 2);
+        assert_eq!(p.to_string(), "1 1 2 3");
+        assert_eq!(AsPath::new().prepend(7, 1).to_string(), "7");
+        assert_eq!(p.origin_asn(), Some(3));
+        assert_eq!(p.first_asn(), Some(1));
+    }
+}

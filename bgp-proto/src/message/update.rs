@@ -1,0 +1,363 @@
+//! UPDATE (RFC 4271 §4.3) with RFC 7606 revised error handling.
+
+use std::net::Ipv4Addr;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::attribute::{
+    AS_TRANS, AsPath, AttrFlags, AttrValue, MpReach, MpUnreach, Origin, PathAttribute, SegmentType,
+    decode_value,
+};
+use crate::context::{Context, Family};
+use crate::error::{AttrAction, AttrError, DecodeError, ErrorKind};
+use crate::iana::{Afi, AttrType};
+use crate::nlri::{self, Nlri};
+use crate::wire;
+
+/// An UPDATE message, as on the wire.
+///
+/// `withdrawn` and `nlri` are the IPv4 unicast fields of RFC 4271; other
+/// families travel in the [`AttrValue::MpReach`] and [`AttrValue::MpUnreach`]
+/// attributes (RFC 4760).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Update {
+    /// Withdrawn IPv4 unicast routes.
+    pub withdrawn: Vec<Nlri>,
+    /// Path attributes in wire order.
+    pub attributes: Vec<PathAttribute>,
+    /// Reachable IPv4 unicast routes.
+    pub nlri: Vec<Nlri>,
+}
+
+impl Update {
+    /// The End-of-RIB marker for `family` (RFC 4724 §2): an empty UPDATE for
+    /// IPv4 unicast, otherwise an UPDATE with only an empty MP_UNREACH_NLRI.
+    pub fn end_of_rib(family: Family) -> Self {
+        if family == Family::IPV4_UNICAST {
+            Self::default()
+        } else {
+            Self {
+                attributes: vec![PathAttribute::new(AttrValue::MpUnreach(MpUnreach::new(
+                    family,
+                    Vec::new(),
+                )))],
+                ..Self::default()
+            }
+        }
+    }
+
+    /// The family this UPDATE is the End-of-RIB marker of, if it is one.
+    pub fn end_of_rib_family(&self) -> Option<Family> {
+        if !self.withdrawn.is_empty() || !self.nlri.is_empty() {
+            return None;
+        }
+        match self.attributes.as_slice() {
+            [] => Some(Family::IPV4_UNICAST),
+            [a] => match &a.value {
+                AttrValue::MpUnreach(m)
+                    if m.withdrawn.is_empty() && m.opaque_withdrawn.is_empty() =>
+                {
+                    Some(m.family)
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The first attribute with this type code.
+    pub fn attribute(&self, code: AttrType) -> Option<&AttrValue> {
+        self.attributes
+            .iter()
+            .find(|a| a.code() == code)
+            .map(|a| &a.value)
+    }
+
+    /// ORIGIN.
+    pub fn origin(&self) -> Option<Origin> {
+        match self.attribute(AttrType::ORIGIN)? {
+            AttrValue::Origin(o) => Some(*o),
+            _ => None,
+        }
+    }
+
+    /// AS_PATH as received (see [`Update::effective_as_path`] for RFC 6793 merging).
+    pub fn as_path(&self) -> Option<&AsPath> {
+        match self.attribute(AttrType::AS_PATH)? {
+            AttrValue::AsPath(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// NEXT_HOP.
+    pub fn next_hop(&self) -> Option<Ipv4Addr> {
+        match self.attribute(AttrType::NEXT_HOP)? {
+            AttrValue::NextHop(a) => Some(*a),
+            _ => None,
+        }
+    }
+
+    /// MP_REACH_NLRI.
+    pub fn mp_reach(&self) -> Option<&MpReach> {
+        match self.attribute(AttrType::MP_REACH_NLRI)? {
+            AttrValue::MpReach(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// MP_UNREACH_NLRI.
+    pub fn mp_unreach(&self) -> Option<&MpUnreach> {
+        match self.attribute(AttrType::MP_UNREACH_NLRI)? {
+            AttrValue::MpUnreach(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Whether the UPDATE announces any route (in NLRI or MP_REACH_NLRI).
+    pub fn has_reachable(&self) -> bool {
+        !self.nlri.is_empty()
+            || self
+                .mp_reach()
+                .is_some_and(|m| !m.nlri.is_empty() || !m.opaque_nlri.is_empty())
+    }
+
+    /// The AS path after the RFC 6793 §4.2.3 reconstruction for a session
+    /// without 4-octet AS support: AS4_PATH replaces the tail of AS_PATH it
+    /// covers, unless it is longer than AS_PATH, or AGGREGATOR names an AS
+    /// other than AS_TRANS (then AS4_PATH and AS4_AGGREGATOR are ignored).
+    /// With no AS4_PATH this is the AS_PATH.
+    pub fn effective_as_path(&self) -> Option<AsPath> {
+        let path = self.as_path()?;
+        let Some(AttrValue::As4Path(as4)) = self.attribute(AttrType::AS4_PATH) else {
+            return Some(path.clone());
+        };
+        if let Some(AttrValue::Aggregator(a)) = self.attribute(AttrType::AGGREGATOR) {
+            if a.asn != AS_TRANS {
+                return Some(path.clone());
+            }
+        }
+        Some(merge_as4_path(path, as4))
+    }
+
+    /// Decodes the body of `whole` (a complete UPDATE message). Soft errors
+    /// are appended to `errors`; a session-reset error is returned as `Err`.
+    pub(crate) fn decode(
+        whole: &Bytes,
+        ctx: &Context,
+        errors: &mut Vec<AttrError>,
+    ) -> Result<Self, DecodeError> {
+        let body = whole.get(19..).unwrap_or_default();
+        let at = |p: &[u8]| wire::offset(whole, p);
+        // RFC 4271 §6.3: lengths that overrun the message: Malformed Attribute List.
+        let mal = |p: &[u8]| DecodeError::new(ErrorKind::MalformedAttributeList, at(p));
+        let (rest, wlen) = wire::u16(body).map_err(|_| mal(body))?;
+        let (rest, wfield) = wire::take(usize::from(wlen))(rest).map_err(|_| mal(body))?;
+        let (rest, alen) = wire::u16(rest).map_err(|_| mal(rest))?;
+        let (nlri_field, afield) = wire::take(usize::from(alen))(rest).map_err(|_| mal(rest))?;
+
+        // RFC 7606 §5.3: a syntactically incorrect NLRI or withdrawn field
+        // cannot be located route by route, so the session is reset.
+        let v4 = ctx.add_path(Family::IPV4_UNICAST);
+        let withdrawn = nlri::decode(wfield, Afi::IPV4, v4)
+            .map_err(|e| DecodeError::new(ErrorKind::InvalidNetworkField, at(wfield) + e.at))?;
+        let nlri = nlri::decode(nlri_field, Afi::IPV4, v4)
+            .map_err(|e| DecodeError::new(ErrorKind::InvalidNetworkField, at(nlri_field) + e.at))?;
+
+        let attributes = decode_attributes(whole, afield, ctx, errors)?;
+        let update = Self {
+            withdrawn,
+            attributes,
+            nlri,
+        };
+        update.check_mandatory(at(afield), errors);
+        Ok(update)
+    }
+
+    /// RFC 7606 §3 d: a missing well-known mandatory attribute makes the UPDATE
+    /// treat-as-withdraw. They are only required when routes are announced;
+    /// NEXT_HOP only for routes in the NLRI field (RFC 4760 §3).
+    fn check_mandatory(&self, offset: usize, errors: &mut Vec<AttrError>) {
+        if !self.has_reachable() {
+            return;
+        }
+        let mut need = [AttrType::ORIGIN, AttrType::AS_PATH, AttrType::NEXT_HOP].into_iter();
+        let classic = !self.nlri.is_empty();
+        let missing =
+            need.find(|c| (*c != AttrType::NEXT_HOP || classic) && self.attribute(*c).is_none());
+        if let Some(code) = missing {
+            errors.push(AttrError {
+                code,
+                kind: ErrorKind::MissingWellKnownAttribute { code },
+                action: AttrAction::TreatAsWithdraw,
+                offset,
+            });
+        }
+    }
+
+    pub(crate) fn body_len(&self, ctx: &Context) -> usize {
+        let v4 = ctx.add_path(Family::IPV4_UNICAST);
+        4 + self
+            .withdrawn
+            .iter()
+            .map(|n| nlri::wire_len(n, v4))
+            .sum::<usize>()
+            + self.attributes_len(ctx)
+            + self
+                .nlri
+                .iter()
+                .map(|n| nlri::wire_len(n, v4))
+                .sum::<usize>()
+    }
+
+    fn attributes_len(&self, ctx: &Context) -> usize {
+        self.attributes.iter().map(|a| a.encoded_len(ctx)).sum()
+    }
+
+    pub(crate) fn encode_body(&self, ctx: &Context, dst: &mut BytesMut) {
+        let v4 = ctx.add_path(Family::IPV4_UNICAST);
+        let wlen: usize = self.withdrawn.iter().map(|n| nlri::wire_len(n, v4)).sum();
+        dst.put_u16(u16::try_from(wlen).unwrap_or(u16::MAX));
+        nlri::encode_all(&self.withdrawn, v4, dst);
+        dst.put_u16(u16::try_from(self.attributes_len(ctx)).unwrap_or(u16::MAX));
+        for a in &self.attributes {
+            a.encode(ctx, dst);
+        }
+        nlri::encode_all(&self.nlri, v4, dst);
+    }
+}
+
+/// Parses the path attributes field.
+///
+/// RFC 7606 §4: an attribute whose header or length overruns the field makes
+/// the UPDATE treat-as-withdraw, and parsing stops there (the NLRI field is
+/// still located through Total Path Attribute Length). RFC 7606 §3 g: a
+/// repeated attribute is discarded, except a repeated MP_REACH_NLRI or
+/// MP_UNREACH_NLRI, which is a Malformed Attribute List (session reset).
+fn decode_attributes(
+    whole: &Bytes,
+    field: &[u8],
+    ctx: &Context,
+    errors: &mut Vec<AttrError>,
+) -> Result<Vec<PathAttribute>, DecodeError> {
+    let mut out = Vec::with_capacity(estimate_attrs(field));
+    let mut seen = [0u64; 4];
+    let mut rest = field;
+    while !rest.is_empty() {
+        let offset = wire::offset(whole, rest);
+        let header = match rest {
+            [f, c, l, tail @ ..] if f & AttrFlags::EXTENDED_LENGTH == 0 => {
+                Some((*f, *c, usize::from(*l), 3, tail))
+            }
+            [f, c, l1, l2, tail @ ..] if f & AttrFlags::EXTENDED_LENGTH != 0 => {
+                Some((*f, *c, usize::from(u16::from_be_bytes([*l1, *l2])), 4, tail))
+            }
+            _ => None,
+        };
+        let Some((flags, code, len, hdr_len, tail)) = header else {
+            errors.push(overrun(rest, offset));
+            break;
+        };
+        let Some(value) = tail.get(..len) else {
+            errors.push(overrun(rest, offset));
+            break;
+        };
+        let attr_bytes = rest.get(..hdr_len + len).unwrap_or_default();
+        rest = tail.get(len..).unwrap_or_default();
+        let code = AttrType(code);
+        let (word, bit) = (usize::from(code.0 >> 6), 1u64 << (code.0 & 63));
+        let slot = seen.get_mut(word);
+        let dup = slot.as_ref().is_some_and(|w| **w & bit != 0);
+        if let Some(w) = slot {
+            *w |= bit;
+        }
+        let attr_shared = || wire::share(whole, attr_bytes);
+        if dup {
+            if matches!(code, AttrType::MP_REACH_NLRI | AttrType::MP_UNREACH_NLRI) {
+                return Err(DecodeError::new(ErrorKind::MalformedAttributeList, offset));
+            }
+            errors.push(AttrError {
+                code,
+                kind: ErrorKind::MalformedAttributeList,
+                action: AttrAction::Discard,
+                offset,
+            });
+            continue;
+        }
+        let flags = AttrFlags(flags);
+        match decode_value(flags, code, &attr_shared(), value, whole, ctx) {
+            Ok(value) => out.push(PathAttribute { flags, value }),
+            Err((kind, AttrAction::SessionReset)) => return Err(DecodeError::new(kind, offset)),
+            Err((kind, action)) => errors.push(AttrError {
+                code,
+                kind,
+                action,
+                offset,
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// A capacity guess for the attribute vector: typical UPDATEs carry 3–8.
+fn estimate_attrs(field: &[u8]) -> usize {
+    (field.len() / 6).clamp(0, 12)
+}
+
+fn overrun(rest: &[u8], offset: usize) -> AttrError {
+    AttrError {
+        code: AttrType(rest.get(1).copied().unwrap_or(0)),
+        kind: ErrorKind::MalformedAttributeList,
+        action: AttrAction::TreatAsWithdraw,
+        offset,
+    }
+}
+
+/// RFC 6793 §4.2.3: rebuild the 4-octet path from AS_PATH and AS4_PATH.
+fn merge_as4_path(path: &AsPath, as4: &AsPath) -> AsPath {
+    // Confederation segments count as zero, an AS_SET as one.
+    let count = |p: &AsPath| p.route_selection_len();
+    let (n, n4) = (count(path), count(as4));
+    if n < n4 {
+        return path.clone();
+    }
+    let mut keep = n - n4;
+    let mut segs: Vec<(SegmentType, Vec<u32>)> = Vec::new();
+    for s in path.segments() {
+        if keep == 0 {
+            break;
+        }
+        match s.kind() {
+            SegmentType::Sequence => {
+                let take: Vec<u32> = s.asns().take(keep).collect();
+                keep -= take.len();
+                segs.push((s.kind(), take));
+            }
+            SegmentType::Set => {
+                keep -= 1;
+                segs.push((s.kind(), s.asns().collect()));
+            }
+            _ => segs.push((s.kind(), s.asns().collect())),
+        }
+    }
+    for s in as4.segments() {
+        segs.push((s.kind(), s.asns().collect()));
+    }
+    AsPath::from_segments(segs.iter().map(|(k, v)| (*k, v.as_slice())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as4_merge_replaces_tail() {
+        let path = AsPath::from_sequence([65001, AS_TRANS, AS_TRANS]);
+        let as4 = AsPath::from_sequence([4_200_000_001, 4_200_000_002]);
+        assert_eq!(
+            merge_as4_path(&path, &as4).to_string(),
+            "65001 4200000001 4200000002"
+        );
+        let longer = AsPath::from_sequence([1, 2, 3, 4]);
+        assert_eq!(merge_as4_path(&path, &longer), path);
+    }
+}
