@@ -303,6 +303,8 @@ pub struct AttrError {
     pub action: AttrAction,
     /// Offset of the attribute from the start of the message.
     pub offset: usize,
+    /// The address family concerned, for [`AttrAction::AfiSafiDisable`].
+    pub family: Option<crate::Family>,
 }
 
 /// Why a message could not be encoded.

@@ -85,8 +85,9 @@ impl AsPath {
     }
 
     /// Decodes a path whose AS numbers are 4 (`four_octet`) or 2 octets wide,
-    /// checking it per RFC 7606 §7.2: every segment has a known type, a
-    /// non-zero length and fits the attribute exactly.
+    /// checking it per RFC 7606 §7.2 and RFC 6793 §6: every segment has a
+    /// known type, a non-zero length and fits the attribute exactly; and per
+    /// RFC 7607 §2 no AS number is zero.
     pub(crate) fn decode(value: &Bytes, four_octet: bool) -> Result<Self, MalformedAsPath> {
         let w = if four_octet { 4 } else { 2 };
         let mut pos = 0usize;
@@ -97,9 +98,11 @@ impl AsPath {
             if SegmentType::from_wire(t).is_none() || n == 0 {
                 return Err(MalformedAsPath);
             }
-            pos += 2 + usize::from(n) * w;
+            let start = pos + 2;
+            pos = start + usize::from(n) * w;
             asn_count += usize::from(n);
-            if pos > value.len() {
+            let asns = value.get(start..pos).ok_or(MalformedAsPath)?;
+            if asns.chunks_exact(w).any(|a| a.iter().all(|b| *b == 0)) {
                 return Err(MalformedAsPath);
             }
         }
@@ -313,6 +316,7 @@ mod tests {
             &[5, 1, 0, 0, 0, 1],
             &[2, 2, 0, 0, 0, 1],
             &[2],
+            &[2, 1, 0, 0, 0, 0],
         ] {
             assert!(
                 AsPath::decode(&Bytes::copy_from_slice(bad), true).is_err(),

@@ -33,7 +33,7 @@ pub use origin::Origin;
 
 pub(crate) use mp_reach::MpError;
 
-use crate::context::Context;
+use crate::context::{Context, Family};
 use crate::error::{AttrAction, ErrorKind};
 use crate::iana::AttrType;
 
@@ -312,8 +312,9 @@ impl From<AttrValue> for PathAttribute {
     }
 }
 
-/// A value that failed to decode: the error to report and the RFC 7606 action.
-pub(crate) type ValueError = (ErrorKind, AttrAction);
+/// A value that failed to decode: the error to report, the RFC 7606 action,
+/// and for AFI/SAFI disable the family concerned.
+pub(crate) type ValueError = (ErrorKind, AttrAction, Option<Family>);
 
 /// Decodes one attribute's value. `attr` is the whole attribute (header
 /// included) as shared bytes, `value` the value part of it.
@@ -326,20 +327,16 @@ pub(crate) fn decode_value(
     ctx: &Context,
 ) -> Result<AttrValue, ValueError> {
     use AttrAction::{Discard, SessionReset, TreatAsWithdraw};
-    let attr_data = || attr.clone();
+    let err = |kind: fn(Bytes) -> ErrorKind, action| (kind(attr.clone()), action, None);
     let length_err = |action| {
-        (
-            ErrorKind::AttributeLengthError {
-                attribute: attr_data(),
-            },
+        err(
+            |attribute| ErrorKind::AttributeLengthError { attribute },
             action,
         )
     };
     let optional_err = |action| {
-        (
-            ErrorKind::OptionalAttributeError {
-                attribute: attr_data(),
-            },
+        err(
+            |attribute| ErrorKind::OptionalAttributeError { attribute },
             action,
         )
     };
@@ -347,10 +344,8 @@ pub(crate) fn decode_value(
     let Some(expected) = expected_flags(code) else {
         if !flags.optional() {
             // RFC 4271 §6.3: an unrecognized well-known attribute.
-            return Err((
-                ErrorKind::UnrecognizedWellKnownAttribute {
-                    attribute: attr_data(),
-                },
+            return Err(err(
+                |attribute| ErrorKind::UnrecognizedWellKnownAttribute { attribute },
                 SessionReset,
             ));
         }
@@ -361,41 +356,65 @@ pub(crate) fn decode_value(
     };
     let mask = AttrFlags::OPTIONAL | AttrFlags::TRANSITIVE;
     if flags.0 & mask != expected.0 & mask {
-        // RFC 7606 §3 c: flags in conflict make the attribute malformed,
-        // handled as treat-as-withdraw. MP_REACH/MP_UNREACH carry routes whose
-        // withdrawal needs them parsed, so they are checked below and their
-        // errors take precedence.
-        if !matches!(code, AttrType::MP_REACH_NLRI | AttrType::MP_UNREACH_NLRI) {
-            return Err((
+        let flags_err = |action, family| {
+            (
                 ErrorKind::AttributeFlagsError {
-                    attribute: attr_data(),
+                    attribute: attr.clone(),
                 },
-                TreatAsWithdraw,
-            ));
+                action,
+                family,
+            )
+        };
+        // RFC 7606 §5.3: MP_REACH_NLRI / MP_UNREACH_NLRI with inconsistent
+        // flags: AFI/SAFI disable (session reset when the family is unreadable).
+        if matches!(code, AttrType::MP_REACH_NLRI | AttrType::MP_UNREACH_NLRI) {
+            return Err(match value {
+                [a1, a2, safi, ..] => flags_err(
+                    AttrAction::AfiSafiDisable,
+                    Some(Family::new(
+                        crate::iana::Afi(u16::from_be_bytes([*a1, *a2])),
+                        crate::iana::Safi(*safi),
+                    )),
+                ),
+                _ => flags_err(SessionReset, None),
+            });
         }
+        // RFC 7606 §3 c: other attributes with conflicting Optional or
+        // Transitive bits are treat-as-withdraw.
+        return Err(flags_err(TreatAsWithdraw, None));
     }
     let u32_of = |v: &[u8]| <[u8; 4]>::try_from(v).ok().map(u32::from_be_bytes);
     let shared = || crate::wire::share(whole, value);
     Ok(match code {
         // RFC 7606 §7.1: length other than 1 or an undefined value: treat-as-withdraw.
         AttrType::ORIGIN => match value {
-            [v] => AttrValue::Origin(Origin::from_wire(*v).ok_or((
-                ErrorKind::InvalidOrigin {
-                    attribute: attr_data(),
-                },
-                TreatAsWithdraw,
-            ))?),
+            [v] => AttrValue::Origin(Origin::from_wire(*v).ok_or_else(|| {
+                err(
+                    |attribute| ErrorKind::InvalidOrigin { attribute },
+                    TreatAsWithdraw,
+                )
+            })?),
             _ => return Err(length_err(TreatAsWithdraw)),
         },
-        // RFC 7606 §7.2: malformed AS_PATH: treat-as-withdraw.
+        // RFC 7606 §7.2 (and RFC 7607 §2 for AS 0): malformed AS_PATH: treat-as-withdraw.
         AttrType::AS_PATH => AttrValue::AsPath(
             AsPath::decode(&shared(), ctx.four_octet_as)
-                .map_err(|_| (ErrorKind::MalformedAsPath, TreatAsWithdraw))?,
+                .map_err(|_| (ErrorKind::MalformedAsPath, TreatAsWithdraw, None))?,
         ),
-        // RFC 7606 §7.3: length other than 4: treat-as-withdraw.
-        AttrType::NEXT_HOP => AttrValue::NextHop(Ipv4Addr::from(
-            u32_of(value).ok_or_else(|| length_err(TreatAsWithdraw))?,
-        )),
+        // RFC 7606 §7.3: length other than 4: treat-as-withdraw. RFC 4271
+        // §6.3: a NEXT_HOP that is not a unicast host address (0.0.0.0,
+        // multicast, broadcast) is syntactically incorrect: Invalid NEXT_HOP,
+        // also treat-as-withdraw.
+        AttrType::NEXT_HOP => {
+            let a = Ipv4Addr::from(u32_of(value).ok_or_else(|| length_err(TreatAsWithdraw))?);
+            if a.is_unspecified() || a.is_multicast() || a.is_broadcast() {
+                return Err(err(
+                    |attribute| ErrorKind::InvalidNextHop { attribute },
+                    TreatAsWithdraw,
+                ));
+            }
+            AttrValue::NextHop(a)
+        }
         // RFC 7606 §7.4 and §7.5: treat-as-withdraw.
         AttrType::MULTI_EXIT_DISC => {
             AttrValue::MultiExitDisc(u32_of(value).ok_or_else(|| length_err(TreatAsWithdraw))?)
@@ -410,13 +429,19 @@ pub(crate) fn decode_value(
             }
             AttrValue::AtomicAggregate
         }
-        // RFC 7606 §7.7: wrong length: attribute discard.
+        // RFC 7606 §7.7: wrong length (6, or 8 with 4-octet AS): attribute
+        // discard; RFC 7607 §2: AS 0 is malformed, handled the same way.
         AttrType::AGGREGATOR => AttrValue::Aggregator(
-            Aggregator::decode(value, ctx.four_octet_as).ok_or_else(|| length_err(Discard))?,
+            Aggregator::decode(value, ctx.four_octet_as)
+                .filter(|a| a.asn != 0)
+                .ok_or_else(|| length_err(Discard))?,
         ),
-        // RFC 6793 §6 with RFC 7606 §7.7: a malformed AS4_AGGREGATOR is discarded.
+        // RFC 6793 §6: an AS4_AGGREGATOR whose length is not 8 is discarded
+        // (and, by RFC 7607 §2, one naming AS 0).
         AttrType::AS4_AGGREGATOR => AttrValue::As4Aggregator(
-            Aggregator::decode(value, true).ok_or_else(|| length_err(Discard))?,
+            Aggregator::decode(value, true)
+                .filter(|a| a.asn != 0)
+                .ok_or_else(|| length_err(Discard))?,
         ),
         // RFC 7606 §7.8: length 0 or not a multiple of 4: treat-as-withdraw.
         AttrType::COMMUNITIES => AttrValue::Communities(
@@ -430,13 +455,13 @@ pub(crate) fn decode_value(
         AttrType::CLUSTER_LIST => AttrValue::ClusterList(
             non_empty_list(shared()).ok_or_else(|| length_err(TreatAsWithdraw))?,
         ),
-        // RFC 7606 §7.14: not a multiple of 8: treat-as-withdraw.
+        // RFC 7606 §7.14: not a non-zero multiple of 8: treat-as-withdraw.
         AttrType::EXTENDED_COMMUNITIES => AttrValue::ExtendedCommunities(
-            List::from_wire(shared()).ok_or_else(|| optional_err(TreatAsWithdraw))?,
+            non_empty_list(shared()).ok_or_else(|| optional_err(TreatAsWithdraw))?,
         ),
-        // RFC 7606 §7.15: not a multiple of 20: treat-as-withdraw.
+        // RFC 7606 §7.15: not a non-zero multiple of 20: treat-as-withdraw.
         AttrType::IPV6_EXTENDED_COMMUNITIES => AttrValue::Ipv6ExtendedCommunities(
-            List::from_wire(shared()).ok_or_else(|| optional_err(TreatAsWithdraw))?,
+            non_empty_list(shared()).ok_or_else(|| optional_err(TreatAsWithdraw))?,
         ),
         // RFC 8092 §6: length 0 or not a multiple of 12: treat-as-withdraw.
         AttrType::LARGE_COMMUNITY => AttrValue::LargeCommunities(
@@ -446,7 +471,7 @@ pub(crate) fn decode_value(
         AttrType::ONLY_TO_CUSTOMER => {
             AttrValue::OnlyToCustomer(u32_of(value).ok_or_else(|| length_err(TreatAsWithdraw))?)
         }
-        // RFC 6793 §6 with RFC 7606 §7.2: a malformed AS4_PATH is discarded.
+        // RFC 6793 §6: a malformed AS4_PATH is discarded.
         AttrType::AS4_PATH => {
             AttrValue::As4Path(AsPath::decode(&shared(), true).map_err(|_| optional_err(Discard))?)
         }
@@ -470,8 +495,9 @@ fn non_empty_list<T: ListItem>(raw: Bytes) -> Option<List<T>> {
     List::from_wire(raw)
 }
 
-/// RFC 7606 §7.11 and §7.12: a malformed MP_REACH_NLRI or MP_UNREACH_NLRI
-/// calls for AFI/SAFI disable when its family is known, else session reset.
+/// RFC 7606 §5.3, §7.11 and §7.12: a malformed MP_REACH_NLRI or
+/// MP_UNREACH_NLRI calls for AFI/SAFI disable when its family can be read,
+/// else session reset.
 fn mp_error(e: MpError, attr: &Bytes) -> ValueError {
     match e {
         MpError::Unlocatable => (
@@ -479,13 +505,19 @@ fn mp_error(e: MpError, attr: &Bytes) -> ValueError {
                 attribute: attr.clone(),
             },
             AttrAction::SessionReset,
+            None,
         ),
-        MpError::NextHop(_) => (
+        MpError::NextHop(family) => (
             ErrorKind::OptionalAttributeError {
                 attribute: attr.clone(),
             },
             AttrAction::AfiSafiDisable,
+            Some(family),
         ),
-        MpError::Nlri(_) => (ErrorKind::InvalidNetworkField, AttrAction::AfiSafiDisable),
+        MpError::Nlri(family) => (
+            ErrorKind::InvalidNetworkField,
+            AttrAction::AfiSafiDisable,
+            Some(family),
+        ),
     }
 }

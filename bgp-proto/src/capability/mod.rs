@@ -233,7 +233,7 @@ impl Capability {
             Self::GracefulRestart(g) => g.encoded_len(),
             Self::AddPath(v) => 4 * v.len(),
             Self::LongLivedGracefulRestart(v) => 7 * v.len(),
-            Self::Fqdn { hostname, domain } => 2 + hostname.len() + domain.len(),
+            Self::Fqdn { hostname, domain } => 2 + hostname.len().min(255) + domain.len().min(255),
             Self::Unknown { value, .. } => value.len(),
         }
     }
@@ -271,10 +271,11 @@ impl Capability {
             }
             Self::LongLivedGracefulRestart(v) => graceful_restart::encode_llgr(v, dst),
             Self::Fqdn { hostname, domain } => {
-                dst.put_u8(u8::try_from(hostname.len()).unwrap_or(u8::MAX));
-                dst.put_slice(hostname);
-                dst.put_u8(u8::try_from(domain.len()).unwrap_or(u8::MAX));
-                dst.put_slice(domain);
+                for part in [hostname, domain] {
+                    let part = part.get(..part.len().min(255)).unwrap_or_default();
+                    dst.put_u8(u8::try_from(part.len()).unwrap_or(u8::MAX));
+                    dst.put_slice(part);
+                }
             }
             Self::Unknown { value, .. } => dst.put_slice(value),
         }

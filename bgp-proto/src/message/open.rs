@@ -161,17 +161,14 @@ impl Open {
         }
         let (rest, opt_len) = wire::u8(rest).map_err(|_| short())?;
         let malformed = |p: &[u8]| DecodeError::new(ErrorKind::MalformedOptionalParameters, at(p));
-        // RFC 9072 §2: a non-extended length of 255 followed by a type of 255
-        // announces a 2-octet length and 2-octet parameter lengths.
+        // RFC 9072 §2: a non-zero non-extended length followed by a type of
+        // 255 announces a 2-octet length and 2-octet parameter lengths (the
+        // non-extended length is then ignored).
         let (extended, params_field) = match rest {
-            [EXTENDED_PARAMS_MARK, len_hi, len_lo, field @ ..]
-                if opt_len == EXTENDED_PARAMS_MARK =>
-            {
-                (
-                    true,
-                    (usize::from(u16::from_be_bytes([*len_hi, *len_lo])), field),
-                )
-            }
+            [EXTENDED_PARAMS_MARK, len_hi, len_lo, field @ ..] if opt_len != 0 => (
+                true,
+                (usize::from(u16::from_be_bytes([*len_hi, *len_lo])), field),
+            ),
             _ => (false, (usize::from(opt_len), rest)),
         };
         let (len, field) = params_field;

@@ -170,6 +170,25 @@ impl Update {
             nlri,
         };
         update.check_mandatory(at(afield), errors);
+        // RFC 7606 §5.2: an UPDATE with path attributes (other than
+        // MP_UNREACH_NLRI) but no reachable NLRI cannot be handled by
+        // treat-as-withdraw: any error stronger than attribute discard resets
+        // the session.
+        if !update.has_reachable() && !afield.is_empty() {
+            let only_unreach = update
+                .attributes
+                .iter()
+                .all(|a| a.code() == AttrType::MP_UNREACH_NLRI)
+                && errors.iter().all(|e| e.code == AttrType::MP_UNREACH_NLRI);
+            if !only_unreach {
+                if let Some(e) = errors
+                    .iter()
+                    .find(|e| e.action == AttrAction::TreatAsWithdraw)
+                {
+                    return Err(DecodeError::new(e.kind.clone(), e.offset));
+                }
+            }
+        }
         Ok(update)
     }
 
@@ -190,6 +209,7 @@ impl Update {
                 kind: ErrorKind::MissingWellKnownAttribute { code },
                 action: AttrAction::TreatAsWithdraw,
                 offset,
+                family: None,
             });
         }
     }
@@ -280,18 +300,22 @@ fn decode_attributes(
                 kind: ErrorKind::MalformedAttributeList,
                 action: AttrAction::Discard,
                 offset,
+                family: None,
             });
             continue;
         }
         let flags = AttrFlags(flags);
         match decode_value(flags, code, &attr_shared(), value, whole, ctx) {
             Ok(value) => out.push(PathAttribute { flags, value }),
-            Err((kind, AttrAction::SessionReset)) => return Err(DecodeError::new(kind, offset)),
-            Err((kind, action)) => errors.push(AttrError {
+            Err((kind, AttrAction::SessionReset, _)) => {
+                return Err(DecodeError::new(kind, offset));
+            }
+            Err((kind, action, family)) => errors.push(AttrError {
                 code,
                 kind,
                 action,
                 offset,
+                family,
             }),
         }
     }
@@ -309,6 +333,7 @@ fn overrun(rest: &[u8], offset: usize) -> AttrError {
         kind: ErrorKind::MalformedAttributeList,
         action: AttrAction::TreatAsWithdraw,
         offset,
+        family: None,
     }
 }
 
@@ -339,7 +364,11 @@ fn merge_as4_path(path: &AsPath, as4: &AsPath) -> AsPath {
             _ => segs.push((s.kind(), s.asns().collect())),
         }
     }
-    for s in as4.segments() {
+    // RFC 6793 §6: confederation segments in AS4_PATH are discarded.
+    for s in as4
+        .segments()
+        .filter(|s| matches!(s.kind(), SegmentType::Sequence | SegmentType::Set))
+    {
         segs.push((s.kind(), s.asns().collect()));
     }
     AsPath::from_segments(segs.iter().map(|(k, v)| (*k, v.as_slice())))

@@ -1,0 +1,544 @@
+//! Malformed inputs mapped to their exact NOTIFICATION (RFC 4271 §6) or
+//! RFC 7606 action. Every message here is built byte by byte, not with the
+//! crate's encoder.
+
+use bgp_proto::{AttrAction, Context, Message};
+use bytes::Bytes;
+
+/// A message: marker, length, type, body.
+fn msg(ty: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![0xFF; 16];
+    m.extend_from_slice(&u16::try_from(19 + body.len()).unwrap().to_be_bytes());
+    m.push(ty);
+    m.extend_from_slice(body);
+    m
+}
+
+/// An UPDATE body: withdrawn field, attributes field, NLRI field.
+fn update(withdrawn: &[u8], attrs: &[u8], nlri: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(&u16::try_from(withdrawn.len()).unwrap().to_be_bytes());
+    b.extend_from_slice(withdrawn);
+    b.extend_from_slice(&u16::try_from(attrs.len()).unwrap().to_be_bytes());
+    b.extend_from_slice(attrs);
+    b.extend_from_slice(nlri);
+    msg(2, &b)
+}
+
+/// A short-length attribute.
+fn attr(flags: u8, code: u8, value: &[u8]) -> Vec<u8> {
+    let mut a = vec![flags, code, u8::try_from(value.len()).unwrap()];
+    a.extend_from_slice(value);
+    a
+}
+
+const ORIGIN: &[u8] = &[0x40, 1, 1, 0];
+/// AS_PATH, one AS_SEQUENCE of 65001 (4-octet).
+const AS_PATH: &[u8] = &[0x40, 2, 6, 2, 1, 0, 0, 0xFD, 0xE9];
+const NEXT_HOP: &[u8] = &[0x40, 3, 4, 192, 0, 2, 1];
+const NLRI: &[u8] = &[24, 198, 51, 100];
+
+fn base_attrs(extra: &[u8]) -> Vec<u8> {
+    [ORIGIN, AS_PATH, NEXT_HOP, extra].concat()
+}
+
+/// An OPEN body with version, AS, hold time, id and optional parameters.
+fn open(version: u8, asn: u16, hold: u16, id: [u8; 4], params: &[u8]) -> Vec<u8> {
+    let mut b = vec![version];
+    b.extend_from_slice(&asn.to_be_bytes());
+    b.extend_from_slice(&hold.to_be_bytes());
+    b.extend_from_slice(&id);
+    b.push(u8::try_from(params.len()).unwrap());
+    b.extend_from_slice(params);
+    msg(1, &b)
+}
+
+#[derive(Debug)]
+enum Expect {
+    /// Session reset with NOTIFICATION (code, subcode, data).
+    Notify(u8, u8, Vec<u8>),
+    /// Decodes, with the strongest RFC 7606 action as given.
+    Soft(AttrAction),
+}
+use Expect::{Notify, Soft};
+
+fn cases() -> Vec<(&'static str, Vec<u8>, Expect)> {
+    let mut bad_marker = msg(4, &[]);
+    bad_marker[5] = 0;
+    let mut short_len = msg(4, &[]);
+    short_len[17] = 18;
+    let caps = [2u8, 6, 1, 4, 0, 1, 0, 1]; // capabilities: MP IPv4 unicast
+    let flags_err_origin = attr(0xC0, 1, &[0]);
+    let med_bad = attr(0x80, 4, &[0, 0, 1]);
+    vec![
+        // RFC 4271 §6.1 header errors.
+        ("marker not all ones", bad_marker, Notify(1, 1, vec![])),
+        ("length below 19", short_len, Notify(1, 2, vec![0, 18])),
+        (
+            "KEEPALIVE longer than 19",
+            msg(4, &[0]),
+            Notify(1, 2, vec![0, 20]),
+        ),
+        (
+            "OPEN shorter than 29",
+            msg(1, &[4, 0, 1]),
+            Notify(1, 2, vec![0, 22]),
+        ),
+        (
+            "UPDATE shorter than 23",
+            msg(2, &[0, 0]),
+            Notify(1, 2, vec![0, 21]),
+        ),
+        (
+            "NOTIFICATION shorter than 21",
+            msg(3, &[6]),
+            Notify(1, 2, vec![0, 20]),
+        ),
+        ("unknown message type", msg(9, &[]), Notify(1, 3, vec![9])),
+        (
+            "OPEN over 4096 even with extended messages",
+            {
+                let mut params = vec![];
+                for _ in 0..20 {
+                    params.extend_from_slice(&[2, 255]);
+                    params.extend_from_slice(&[99, 253]);
+                    params.extend_from_slice(&[0u8; 253]);
+                }
+                let mut b = vec![4, 0xFD, 0xE9, 0, 90, 1, 2, 3, 4, 255, 255];
+                b.extend_from_slice(&u16::try_from(params.len()).unwrap().to_be_bytes());
+                b.extend_from_slice(&params);
+                msg(1, &b)
+            },
+            Notify(1, 2, vec![0x14, 0x34]),
+        ),
+        // RFC 4271 §6.2 OPEN errors.
+        (
+            "OPEN version 3",
+            open(3, 65001, 90, [1, 2, 3, 4], &caps),
+            Notify(2, 1, vec![0, 4]),
+        ),
+        (
+            "OPEN AS 0 (RFC 7607)",
+            open(4, 0, 90, [1, 2, 3, 4], &caps),
+            Notify(2, 2, vec![]),
+        ),
+        (
+            "OPEN BGP identifier 0",
+            open(4, 65001, 90, [0; 4], &caps),
+            Notify(2, 3, vec![]),
+        ),
+        (
+            "OPEN optional parameter type 1",
+            open(4, 65001, 90, [1, 2, 3, 4], &[1, 0]),
+            Notify(2, 4, vec![]),
+        ),
+        (
+            "OPEN hold time 1",
+            open(4, 65001, 1, [1, 2, 3, 4], &caps),
+            Notify(2, 6, vec![]),
+        ),
+        (
+            "OPEN hold time 2",
+            open(4, 65001, 2, [1, 2, 3, 4], &caps),
+            Notify(2, 6, vec![]),
+        ),
+        (
+            "OPEN parameter overruns",
+            open(4, 65001, 90, [1, 2, 3, 4], &[2, 9, 1, 4]),
+            Notify(2, 0, vec![]),
+        ),
+        (
+            "OPEN capability overruns parameter",
+            open(4, 65001, 90, [1, 2, 3, 4], &[2, 2, 1, 4]),
+            Notify(2, 0, vec![]),
+        ),
+        // RFC 4271 §6.3 / RFC 7606 UPDATE errors.
+        (
+            "withdrawn length overruns",
+            msg(2, &[0, 9, 0, 0]),
+            Notify(3, 1, vec![]),
+        ),
+        (
+            "attribute length overruns message",
+            msg(2, &[0, 0, 0, 9, 0x40]),
+            Notify(3, 1, vec![]),
+        ),
+        (
+            "duplicate MP_REACH_NLRI",
+            update(
+                &[],
+                &[
+                    attr(
+                        0x80,
+                        14,
+                        &[
+                            0, 2, 1, 16, 0x20, 1, 0xD, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0,
+                        ],
+                    ),
+                    attr(
+                        0x80,
+                        14,
+                        &[
+                            0, 2, 1, 16, 0x20, 1, 0xD, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0,
+                        ],
+                    ),
+                ]
+                .concat(),
+                &[],
+            ),
+            Notify(3, 1, vec![]),
+        ),
+        (
+            "unrecognized well-known attribute",
+            update(&[], &base_attrs(&attr(0x40, 99, &[1])), NLRI),
+            Notify(3, 2, vec![0x40, 99, 1, 1]),
+        ),
+        (
+            "NLRI prefix length 33",
+            update(&[], &base_attrs(&[]), &[33, 1, 2, 3, 4, 5]),
+            Notify(3, 10, vec![]),
+        ),
+        (
+            "NLRI prefix overruns field",
+            update(&[], &base_attrs(&[]), &[24, 10, 0]),
+            Notify(3, 10, vec![]),
+        ),
+        (
+            "withdrawn prefix overruns field",
+            update(&[16, 10], &[], &[]),
+            Notify(3, 10, vec![]),
+        ),
+        (
+            "MP_REACH shorter than 5",
+            update(&[], &base_attrs(&attr(0x80, 14, &[0, 2])), NLRI),
+            Notify(3, 5, vec![0x80, 14, 2, 0, 2]),
+        ),
+        // RFC 7606 §5.2: attributes, no NLRI, and an error stronger than discard.
+        (
+            "bad ORIGIN with withdrawals only",
+            update(&[8, 10], &attr(0x40, 1, &[7]), &[]),
+            Notify(3, 6, vec![0x40, 1, 1, 7]),
+        ),
+        // RFC 7606 soft errors: the session stays up.
+        (
+            "missing ORIGIN",
+            update(&[], &[AS_PATH, NEXT_HOP].concat(), NLRI),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "missing AS_PATH",
+            update(&[], &[ORIGIN, NEXT_HOP].concat(), NLRI),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "missing NEXT_HOP",
+            update(&[], &[ORIGIN, AS_PATH].concat(), NLRI),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "ORIGIN flags conflict",
+            update(
+                &[],
+                &[flags_err_origin.as_slice(), AS_PATH, NEXT_HOP].concat(),
+                NLRI,
+            ),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "ORIGIN length 2",
+            update(
+                &[],
+                &[&attr(0x40, 1, &[0, 0])[..], AS_PATH, NEXT_HOP].concat(),
+                NLRI,
+            ),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "ORIGIN value 3",
+            update(
+                &[],
+                &[&attr(0x40, 1, &[3])[..], AS_PATH, NEXT_HOP].concat(),
+                NLRI,
+            ),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "NEXT_HOP length 5",
+            update(
+                &[],
+                &[ORIGIN, AS_PATH, &attr(0x40, 3, &[1, 2, 3, 4, 5])].concat(),
+                NLRI,
+            ),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "NEXT_HOP 0.0.0.0",
+            update(
+                &[],
+                &[ORIGIN, AS_PATH, &attr(0x40, 3, &[0, 0, 0, 0])].concat(),
+                NLRI,
+            ),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "NEXT_HOP multicast",
+            update(
+                &[],
+                &[ORIGIN, AS_PATH, &attr(0x40, 3, &[224, 0, 0, 1])].concat(),
+                NLRI,
+            ),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "AS_PATH segment overrun",
+            update(
+                &[],
+                &[
+                    ORIGIN,
+                    &attr(0x40, 2, &[2, 2, 0, 0, 0xFD, 0xE9])[..],
+                    NEXT_HOP,
+                ]
+                .concat(),
+                NLRI,
+            ),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "AS_PATH zero-length segment",
+            update(
+                &[],
+                &[ORIGIN, &attr(0x40, 2, &[2, 0])[..], NEXT_HOP].concat(),
+                NLRI,
+            ),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "AS_PATH unknown segment type",
+            update(
+                &[],
+                &[
+                    ORIGIN,
+                    &attr(0x40, 2, &[9, 1, 0, 0, 0xFD, 0xE9])[..],
+                    NEXT_HOP,
+                ]
+                .concat(),
+                NLRI,
+            ),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "AS_PATH contains AS 0 (RFC 7607)",
+            update(
+                &[],
+                &[ORIGIN, &attr(0x40, 2, &[2, 1, 0, 0, 0, 0])[..], NEXT_HOP].concat(),
+                NLRI,
+            ),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "MED length 3",
+            update(&[], &base_attrs(&med_bad), NLRI),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "LOCAL_PREF length 0",
+            update(&[], &base_attrs(&attr(0x40, 5, &[])), NLRI),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "ATOMIC_AGGREGATE length 1",
+            update(&[], &base_attrs(&attr(0x40, 6, &[0])), NLRI),
+            Soft(AttrAction::Discard),
+        ),
+        (
+            "AGGREGATOR length 7",
+            update(&[], &base_attrs(&attr(0xC0, 7, &[0; 7])), NLRI),
+            Soft(AttrAction::Discard),
+        ),
+        (
+            "AGGREGATOR AS 0 (RFC 7607)",
+            update(
+                &[],
+                &base_attrs(&attr(0xC0, 7, &[0, 0, 0, 0, 1, 2, 3, 4])),
+                NLRI,
+            ),
+            Soft(AttrAction::Discard),
+        ),
+        (
+            "COMMUNITIES length 5",
+            update(&[], &base_attrs(&attr(0xC0, 8, &[0; 5])), NLRI),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "COMMUNITIES length 0",
+            update(&[], &base_attrs(&attr(0xC0, 8, &[])), NLRI),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "ORIGINATOR_ID length 3",
+            update(&[], &base_attrs(&attr(0x80, 9, &[0; 3])), NLRI),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "CLUSTER_LIST length 6",
+            update(&[], &base_attrs(&attr(0x80, 10, &[0; 6])), NLRI),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "EXTENDED COMMUNITIES length 7",
+            update(&[], &base_attrs(&attr(0xC0, 16, &[0; 7])), NLRI),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "IPv6 extended communities length 19",
+            update(&[], &base_attrs(&attr(0xC0, 25, &[0; 19])), NLRI),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "LARGE_COMMUNITY length 11",
+            update(&[], &base_attrs(&attr(0xC0, 32, &[0; 11])), NLRI),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "ONLY_TO_CUSTOMER length 2",
+            update(&[], &base_attrs(&attr(0xC0, 35, &[0; 2])), NLRI),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "AS4_PATH malformed",
+            update(&[], &base_attrs(&attr(0xC0, 17, &[2, 2, 0, 0])), NLRI),
+            Soft(AttrAction::Discard),
+        ),
+        (
+            "AS4_AGGREGATOR length 6",
+            update(&[], &base_attrs(&attr(0xC0, 18, &[0; 6])), NLRI),
+            Soft(AttrAction::Discard),
+        ),
+        (
+            "duplicate MED is discarded",
+            update(
+                &[],
+                &base_attrs(&[attr(0x80, 4, &[0, 0, 0, 1]), attr(0x80, 4, &[0, 0, 0, 2])].concat()),
+                NLRI,
+            ),
+            Soft(AttrAction::Discard),
+        ),
+        (
+            "attribute header overruns attribute field (RFC 7606 §4)",
+            update(&[], &base_attrs(&[0xC0, 8]), NLRI),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "attribute value overruns attribute field (RFC 7606 §4)",
+            update(&[], &base_attrs(&[0xC0, 8, 8, 0, 0, 0, 1]), NLRI),
+            Soft(AttrAction::TreatAsWithdraw),
+        ),
+        (
+            "MP_REACH next hop length 5",
+            update(
+                &[],
+                &[
+                    ORIGIN,
+                    AS_PATH,
+                    &attr(0x80, 14, &[0, 2, 1, 5, 1, 2, 3, 4, 5, 0]),
+                ]
+                .concat(),
+                &[],
+            ),
+            Soft(AttrAction::AfiSafiDisable),
+        ),
+        (
+            "MP_REACH flags conflict",
+            update(
+                &[],
+                &[
+                    ORIGIN,
+                    AS_PATH,
+                    &attr(
+                        0xC0,
+                        14,
+                        &[
+                            0, 2, 1, 16, 0x20, 1, 0xD, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0,
+                        ],
+                    ),
+                ]
+                .concat(),
+                &[],
+            ),
+            Soft(AttrAction::AfiSafiDisable),
+        ),
+        (
+            "MP_UNREACH IPv6 prefix length 129",
+            update(&[], &attr(0x80, 15, &[0, 2, 1, 129]), &[]),
+            Soft(AttrAction::AfiSafiDisable),
+        ),
+        // RFC 7313 §5: BoRR with a bad length.
+        (
+            "BoRR body of 5 octets",
+            msg(5, &[0, 1, 1, 1, 0]),
+            Notify(7, 1, msg(5, &[0, 1, 1, 1, 0])),
+        ),
+        (
+            "ROUTE-REFRESH body of 3 octets",
+            msg(5, &[0, 1, 0]),
+            Notify(1, 2, vec![0, 22]),
+        ),
+    ]
+}
+
+#[test]
+fn every_malformed_input_gets_its_exact_answer() {
+    // Extended messages on, so the OPEN case proves the 4096 limit is per type.
+    let ctx = Context {
+        extended_message: true,
+        ..Context::modern()
+    };
+    let mut failures = Vec::new();
+    for (name, bytes, expect) in cases() {
+        let got = Message::decode(&Bytes::from(bytes), &ctx);
+        let ok = match (&expect, &got) {
+            (Notify(c, s, d), Err(e)) => {
+                let n = e.notification();
+                n.code.0 == *c && n.subcode == *s && n.data.as_ref() == d.as_slice()
+            }
+            (Soft(action), Ok(decoded)) => decoded.action() == Some(*action),
+            _ => false,
+        };
+        if !ok {
+            failures.push(format!("{name}: expected {expect:?}, got {got:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn soft_errors_keep_the_rest_of_the_update() {
+    let ctx = Context::modern();
+    let m = update(&[], &base_attrs(&attr(0x40, 6, &[0])), NLRI);
+    let d = Message::decode(&Bytes::from(m), &ctx).unwrap();
+    let Message::Update(ref u) = d.message else {
+        panic!()
+    };
+    // ATOMIC_AGGREGATE was discarded; everything else is there.
+    assert_eq!(u.attributes.len(), 3);
+    assert_eq!(u.nlri.len(), 1);
+    assert!(!d.treat_as_withdraw());
+}
+
+#[test]
+fn subcodes_raised_only_by_the_session_map_exactly() {
+    use bgp_proto::ErrorKind;
+    let caps = Bytes::from_static(&[65, 4, 0, 0, 0xFD, 0xE9]);
+    let n = ErrorKind::UnsupportedCapability {
+        capabilities: caps.clone(),
+    }
+    .notification();
+    assert_eq!((n.code.0, n.subcode, n.data), (2, 7, caps));
+    let n = ErrorKind::RoleMismatch.notification();
+    assert_eq!((n.code.0, n.subcode, n.data.len()), (2, 11, 0));
+    let n = ErrorKind::MissingWellKnownAttribute {
+        code: bgp_proto::iana::AttrType::LOCAL_PREF,
+    }
+    .notification();
+    assert_eq!((n.code.0, n.subcode, n.data.as_ref()), (3, 3, &[5u8][..]));
+}
