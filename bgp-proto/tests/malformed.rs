@@ -1,6 +1,12 @@
 //! Malformed inputs mapped to their exact NOTIFICATION (RFC 4271 §6) or
 //! RFC 7606 action. Every message here is built byte by byte, not with the
 //! crate's encoder.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // Test code: a panic is a test failure.
 
 use bgp_proto::{AttrAction, Context, Message};
 use bytes::Bytes;
