@@ -1,6 +1,35 @@
 //! # bgp-session
 //!
-//! The sans-IO BGP session state machine and multi-peer speaker. This crate
-//! is being built on top of [`bgp_proto`]; see the project README for status.
+//! A sans-IO BGP session state machine (RFC 4271 §8) and multi-peer speaker.
+//!
+//! The core has no sockets, no clock and no async runtime: time and received
+//! bytes go in, socket actions and application events come out.
+//!
+//! ```text
+//!   Input (start, TCP up/down, bytes) ──► Session::handle(now, input)
+//!   deadline reached                   ──► Session::handle_timeout(now)
+//!   route changes                      ──► Session::announce / withdraw / set_routes + flush
+//!                                           │
+//!   Session::poll_action() ◄────────────────┤  Connect, Send{bytes}, Close
+//!   Session::poll_event()  ◄────────────────┤  StateChanged, Established, Down, Routes…
+//!   Session::poll_timeout() ◄───────────────┘  next deadline
+//! ```
+
+mod config;
+mod event;
+mod fsm;
+mod rib_out;
+mod route;
+mod session;
+mod stats;
 
 pub use bgp_proto;
+pub use config::{
+    ConfigError, ConnectMode, GracefulRestartConfig, MaxPrefixAction, Password, PeerConfig,
+    ReceiveConfig, RemoteAs,
+};
+pub use event::{Action, ConnId, Direction, DownReason, Event, Input, ReceivedRoute, SessionInfo};
+pub use fsm::State;
+pub use route::{NextHopOverride, Route, RouteAttrs};
+pub use session::Session;
+pub use stats::{MessageCounts, SessionStats};
