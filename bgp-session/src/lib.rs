@@ -16,10 +16,13 @@
 //! ```
 
 mod config;
+#[cfg(feature = "tokio")]
+mod driver;
 mod event;
 mod fsm;
 mod rib_out;
 mod route;
+mod routes;
 mod session;
 mod stats;
 
@@ -28,8 +31,11 @@ pub use config::{
     ConfigError, ConnectMode, GracefulRestartConfig, MaxPrefixAction, Password, PeerConfig,
     ReceiveConfig, RemoteAs,
 };
+#[cfg(feature = "tokio")]
+pub use driver::{PeerStatus, Speaker, SpeakerError, SpeakerEvent};
 pub use event::{Action, ConnId, Direction, DownReason, Event, Input, ReceivedRoute, SessionInfo};
 pub use fsm::State;
 pub use route::{NextHopOverride, Route, RouteAttrs};
+pub use routes::{Peers, RouteTable};
 pub use session::Session;
 pub use stats::{MessageCounts, SessionStats};

@@ -1,0 +1,137 @@
+//! The speaker's route table: which route goes to which peer (sans-IO).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+
+use crate::route::{Route, RouteAttrs};
+
+/// Which peers a route is announced to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Peers {
+    /// Every peer, including peers added later.
+    All,
+    /// Only these peers (by configured address and port).
+    Only(Arc<[SocketAddr]>),
+}
+
+impl Peers {
+    /// Only the given peers.
+    pub fn only(peers: impl IntoIterator<Item = SocketAddr>) -> Self {
+        Self::Only(peers.into_iter().collect())
+    }
+
+    /// Whether `peer` is selected.
+    pub fn contains(&self, peer: &SocketAddr) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(v) => v.contains(peer),
+        }
+    }
+}
+
+/// Desired routes and their peer selection. A prefix may appear more than
+/// once with different attributes for different peers; for a given peer,
+/// the last matching entry wins.
+#[derive(Clone, Debug, Default)]
+pub struct RouteTable {
+    entries: BTreeMap<IpNet, Vec<(Peers, Arc<RouteAttrs>)>>,
+}
+
+impl RouteTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A table holding exactly `routes` (MetalLB `Set` semantics).
+    pub fn from_routes(routes: impl IntoIterator<Item = (Route, Peers)>) -> Self {
+        let mut t = Self::new();
+        for (r, p) in routes {
+            t.entries
+                .entry(r.prefix)
+                .or_default()
+                .push((p, Arc::new(r.attrs)));
+        }
+        t
+    }
+
+    /// Adds or replaces the route for the peers in `peers` (other peers keep
+    /// what they had for this prefix).
+    pub fn announce(&mut self, route: Route, peers: Peers) {
+        let list = self.entries.entry(route.prefix).or_default();
+        if peers == Peers::All {
+            list.clear();
+        } else {
+            list.retain(|(p, _)| p != &peers);
+        }
+        list.push((peers, Arc::new(route.attrs)));
+    }
+
+    /// Removes every entry for `prefix`.
+    pub fn withdraw(&mut self, prefix: IpNet) -> bool {
+        self.entries.remove(&prefix.trunc()).is_some()
+    }
+
+    /// The route for `prefix` as `peer` should see it.
+    pub fn route_for(&self, prefix: &IpNet, peer: &SocketAddr) -> Option<Arc<RouteAttrs>> {
+        self.entries
+            .get(prefix)?
+            .iter()
+            .rev()
+            .find(|(p, _)| p.contains(peer))
+            .map(|(_, a)| a.clone())
+    }
+
+    /// Everything `peer` should have.
+    pub fn routes_for(&self, peer: &SocketAddr) -> BTreeMap<IpNet, Arc<RouteAttrs>> {
+        self.entries
+            .iter()
+            .filter_map(|(prefix, list)| {
+                list.iter()
+                    .rev()
+                    .find(|(p, _)| p.contains(peer))
+                    .map(|(_, a)| (*prefix, a.clone()))
+            })
+            .collect()
+    }
+
+    /// Number of distinct prefixes.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_peer_selection() {
+        let a: SocketAddr = "192.0.2.1:179".parse().unwrap();
+        let b: SocketAddr = "192.0.2.2:179".parse().unwrap();
+        let p: IpNet = "203.0.113.1/32".parse().unwrap();
+        let mut t = RouteTable::new();
+        t.announce(Route::new(p), Peers::All);
+        let special = Route::with_attrs(
+            p,
+            RouteAttrs {
+                med: Some(9),
+                ..RouteAttrs::default()
+            },
+        );
+        t.announce(special, Peers::only([b]));
+        assert_eq!(t.route_for(&p, &a).unwrap().med, None);
+        assert_eq!(t.route_for(&p, &b).unwrap().med, Some(9));
+        assert_eq!(t.routes_for(&a).len(), 1);
+        t.withdraw(p);
+        assert!(t.routes_for(&b).is_empty());
+    }
+}
