@@ -14,6 +14,46 @@
 //!   Session::poll_event()  ◄────────────────┤  StateChanged, Established, Down, Routes…
 //!   Session::poll_timeout() ◄───────────────┘  next deadline
 //! ```
+//!
+//! The [`Speaker`] (feature `tokio`, on by default) runs sessions for many
+//! peers on tokio: one task per peer, a listener that dispatches incoming
+//! connections by peer address, and socket options (source address, TCP MD5,
+//! TTL/GTSM) set through socket2.
+//!
+//! ## Announcing a route
+//!
+//! This runs as-is: a second speaker on loopback plays the router and
+//! receives the route.
+//!
+//! ```
+//! use bgp_session::{ConnectMode, Event, MaxPrefixAction, PeerConfig, Peers, ReceiveConfig, RemoteAs, Route, Speaker};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // The "router": accepts us and keeps what we send.
+//! let router = Speaker::new();
+//! let router_addr = router.listen("127.0.0.1:0".parse()?).await?;
+//! let mut us = PeerConfig::new("127.0.0.1:179".parse()?, 64513, RemoteAs::Asn(64512), "192.0.2.2".parse()?);
+//! us.mode = ConnectMode::Passive;
+//! us.receive = Some(ReceiveConfig { max_prefixes: 100, action: MaxPrefixAction::Close });
+//! router.add_peer(us)?;
+//! let mut router_events = router.subscribe();
+//!
+//! // Our program: announce one prefix to the router.
+//! let speaker = Speaker::new();
+//! speaker.announce(Route::new("203.0.113.10/32".parse()?), Peers::All);
+//! speaker.add_peer(PeerConfig::new(router_addr, 64512, RemoteAs::Asn(64513), "192.0.2.1".parse()?))?;
+//!
+//! loop {
+//!     if let Event::Routes { announced, .. } = router_events.recv().await?.event {
+//!         assert_eq!(announced[0].nlri.prefix.to_string(), "203.0.113.10/32");
+//!         break;
+//!     }
+//! }
+//! speaker.shutdown(Some("bye".into()), false).await;
+//! # Ok(())
+//! # }
+//! ```
 
 mod config;
 #[cfg(feature = "tokio")]

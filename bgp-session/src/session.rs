@@ -300,8 +300,8 @@ impl Session {
                 .iter()
                 .partition(|p| matches!(p, IpNet::V4(_)));
             (
-                a.into_iter().map(Nlri::new).collect(),
-                b.into_iter().map(Nlri::new).collect(),
+                a.into_iter().map(|p| nlri(p, &tx)).collect(),
+                b.into_iter().map(|p| nlri(p, &tx)).collect(),
             )
         };
         for (fam, list) in [(Family::IPV4_UNICAST, &w4), (Family::IPV6_UNICAST, &w6)] {
@@ -315,8 +315,8 @@ impl Session {
         for (p, a) in changes.announce {
             let g = groups.entry(a).or_default();
             match p {
-                IpNet::V4(_) => g.0.push(Nlri::new(p)),
-                IpNet::V6(_) => g.1.push(Nlri::new(p)),
+                IpNet::V4(_) => g.0.push(nlri(p, &tx)),
+                IpNet::V6(_) => g.1.push(nlri(p, &tx)),
             }
         }
         let mut groups: Vec<_> = groups.into_iter().collect();
@@ -1081,6 +1081,20 @@ impl Session {
             });
             self.state = new;
         }
+    }
+}
+
+/// The NLRI for an originated prefix: with ADD-PATH negotiated for sending
+/// (RFC 7911), our single path per prefix carries path identifier 1.
+fn nlri(p: IpNet, tx: &Context) -> Nlri {
+    let fam = match p {
+        IpNet::V4(_) => Family::IPV4_UNICAST,
+        IpNet::V6(_) => Family::IPV6_UNICAST,
+    };
+    if tx.add_path(fam) {
+        Nlri::with_path_id(p, 1)
+    } else {
+        Nlri::new(p)
     }
 }
 
