@@ -149,6 +149,10 @@ CAPTURES = {
 MSG_TYPES = {1: "open", 2: "update", 3: "notification", 4: "keepalive", 5: "route-refresh"}
 AFI = {1: "ipv4", 2: "ipv6", 25: "l2vpn", 16388: "bgp-ls"}
 SAFI = {1: "unicast", 2: "multicast", 4: "labeled-unicast", 128: "mpls-vpn", 133: "flowspec"}
+# attributes that docs/bgpdecode.md prints decoded (not as hex) although tshark 4.0 shows them
+# as "Unknown": 35 ONLY_TO_CUSTOMER (OTC, RFC 9234) is `value`: number there.
+NOT_HEX = {35}
+SEND_RECEIVE = {1: "receive", 2: "send", 3: "both"}
 SEG_TYPES = {1: "set", 2: "sequence", 3: "confed-sequence", 4: "confed-set"}
 
 
@@ -353,8 +357,32 @@ def conv_open(bgp):
             safis = [ival(x) for x in kids(cap, "bgp.cap.ap.safi")]
             srs = [ival(x) for x in kids(cap, "bgp.cap.ap.sendreceive")]
             ctx["addpath"] += list(zip(afis, safis, srs))
+            c["families"] = [{"afi": a, "safi": b, "send_receive": SEND_RECEIVE.get(r, str(r))}
+                             for a, b, r in zip(afis, safis, srs)]
         elif code == 6:
             ctx["extmsg"] = True
+        elif code == 5:
+            afis = [ival(x) for x in kids(cap, "bgp.cap.enh.afi")]
+            safis = [ival(x) for x in kids(cap, "bgp.cap.enh.safi")]
+            nhs = [ival(x) for x in kids(cap, "bgp.cap.enh.nhafi")]
+            c["entries"] = [{"afi": a, "safi": b, "next_hop_afi": n} for a, b, n in zip(afis, safis, nhs)]
+        elif code == 64:
+            timers = kid(cap, "bgp.cap.gr.timers")
+            if timers is not None:
+                c["restart_flags"] = ival(timers) >> 12
+                c["restart_time"] = ival(timers) & 0x0FFF
+            afis = [ival(x) for x in kids(cap, "bgp.cap.gr.afi")]
+            safis = [ival(x) for x in kids(cap, "bgp.cap.gr.safi")]
+            flags = [ival(x) for x in kids(cap, "bgp.cap.gr.flag")]
+            c["families"] = [{"afi": a, "safi": b, "flags": f} for a, b, f in zip(afis, safis, flags)]
+        elif code == 73:
+            h = kid(cap, "bgp.cap.orf.fqdn.hostname")
+            d = kid(cap, "bgp.cap.orf.fqdn.domain_name")
+            if h is not None:
+                c["hostname"] = h.get("show")
+            if d is not None:
+                c["domain"] = d.get("show")
+        # other capabilities (e.g. 9 role, 71 LLGR in tshark 4.0) are "Unknown" to tshark: code only
         caps.append(c)
         ctx["caps"].append(code)
     o["capabilities"] = caps
@@ -468,6 +496,9 @@ def conv_attr(pa, bgp, msg, asn_size):
             l2 = kid(lc, "bgp.large_communities.ldp2")
             vals.append("%d:%d:%d" % (ival(ga), ival(l1), ival(l2)))
         a["values"] = vals
+    elif code in NOT_HEX and not any((c.get("name") or "").startswith(P) and c.get("value")
+                                      for c in value_fields):
+        pass  # bgpdecode prints these decoded, but tshark 4.0 does not dissect them: no value
     else:
         # attribute outside the schema's list ("unknown"): raw value as tshark delimits it
         length = ival(kid(pa, P + "length"))
@@ -703,9 +734,15 @@ Names are `<session>.<sender>-to-<receiver>`.
 
 Common: `type` (`open`|`update`|`notification`|`keepalive`|`route-refresh`), `length`.
 
+The schema is the one `bgpdecode` prints (docs/bgpdecode.md); the expected objects hold the
+subset of it that tshark 4.0 decodes:
+
 * open: `version`, `my_as`, `hold_time`, `bgp_id` (dotted quad), `capabilities`: list in wire
-  order (flattened over all optional parameters) of `{code}`; code 1 adds `afi`, `safi`; code 65
-  adds `asn`. Other capabilities carry only `code`.
+  order (flattened over all optional parameters) of `{code}` plus: 1 `afi`, `safi`; 5 `entries`
+  [{`afi`, `safi`, `next_hop_afi`}]; 64 `restart_flags` (upper 4 bits of the timer field),
+  `restart_time`, `families` [{`afi`, `safi`, `flags`}]; 65 `asn`; 69 `families` [{`afi`, `safi`,
+  `send_receive`: receive|send|both}]; 73 `hostname`, `domain`. Capabilities tshark 4.0 does
+  not dissect (9 role, 71 LLGR) carry only `code`; 2, 6, 70, 128 have nothing else anyway.
 * update: `withdrawn`, `nlri` (prefix strings `a.b.c.d/len`, IPv6 canonical per RFC 5952; with
   ADD-PATH `prefix#pathid`), `attributes` in wire order, each `{code, flags}` (flags = the
   attribute flags octet as an integer, including the extended-length bit) plus:
@@ -717,8 +754,10 @@ Common: `type` (`open`|`update`|`notification`|`keepalive`|`route-refresh`), `le
   cluster_list (10) `values` (dotted quads); mp_reach (14) `afi`, `safi`, `next_hops`
   (global then link-local), `nlri`; mp_unreach (15) `afi`, `safi`, `withdrawn`;
   extended_communities (16) `values`: 16 lowercase hex chars each; large_communities (32)
-  `values` `["a:b:c"]`; any other attribute (unknown to the schema, e.g. AIGP 26, OTC 35, or a
-  private code) `value`: the attribute value as lowercase hex.
+  `values` `["a:b:c"]`; 35 ONLY_TO_CUSTOMER: bgpdecode prints `value` as a number, but tshark
+  4.0 does not dissect OTC, so the expected objects have only `code` and `flags` for it; any
+  other attribute (unknown to the schema, e.g. AIGP 26 or a private code) `value`: the attribute
+  value as lowercase hex.
 * notification: `code`, `subcode`, `data` (hex of everything after the subcode), plus
   `shutdown_message` (decoded UTF-8) for Cease/Administrative Shutdown|Reset with an RFC 9003
   communication.
