@@ -1,0 +1,113 @@
+//! Golden vectors from real traffic (see `tests/vectors/README.md`): raw
+//! messages captured between BIRD, FRR, GoBGP and ExaBGP, with the decode
+//! that tshark's own BGP dissector gave. Every message must decode to what
+//! tshark saw and re-encode to the same bytes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // Test code: a panic is a test failure.
+
+#[path = "../examples/bgpdecode/json.rs"]
+mod json;
+
+use std::path::PathBuf;
+
+use bgp_proto::{Context, Family, Message};
+use bytes::{Bytes, BytesMut};
+use serde_json::Value;
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
+}
+
+/// Checks that every key of `expected` is in `actual` with a matching value.
+fn subset(expected: &Value, actual: &Value, path: &str) -> Result<(), String> {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            for (k, v) in e {
+                let got = a.get(k).ok_or_else(|| format!("{path}.{k}: missing"))?;
+                subset(v, got, &format!("{path}.{k}"))?;
+            }
+            Ok(())
+        }
+        (Value::Array(e), Value::Array(a)) => {
+            if e.len() != a.len() {
+                return Err(format!(
+                    "{path}: expected {} items, got {}: {actual}",
+                    e.len(),
+                    a.len()
+                ));
+            }
+            for (i, (x, y)) in e.iter().zip(a).enumerate() {
+                subset(x, y, &format!("{path}[{i}]"))?;
+            }
+            Ok(())
+        }
+        _ if expected == actual => Ok(()),
+        _ => Err(format!("{path}: expected {expected}, got {actual}")),
+    }
+}
+
+fn split(mut b: Bytes) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    while b.len() >= 19 {
+        let len = usize::from(u16::from_be_bytes([b[16], b[17]]));
+        out.push(b.split_to(len));
+    }
+    assert!(b.is_empty(), "trailing bytes");
+    out
+}
+
+#[test]
+fn golden_vectors_decode_as_tshark_saw_them_and_reencode_exactly() {
+    let manifest: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir().join("manifest.json")).unwrap())
+            .unwrap();
+    assert!(!manifest.is_empty());
+    let mut checked = 0;
+    for entry in &manifest {
+        let file = entry["file"].as_str().unwrap();
+        let mut ctx = Context {
+            four_octet_as: entry["four_octet_as"].as_bool().unwrap(),
+            extended_message: entry["extended_message"].as_bool().unwrap(),
+            ..Context::default()
+        };
+        for f in entry["add_path"].as_array().unwrap() {
+            ctx.add_path
+                .insert(Family::from_name(f.as_str().unwrap()).unwrap());
+        }
+        let raw = Bytes::from(std::fs::read(dir().join(file)).unwrap());
+        let expected: Vec<Value> =
+            std::fs::read_to_string(dir().join(entry["expected"].as_str().unwrap()))
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+        let messages = split(raw);
+        assert_eq!(messages.len(), expected.len(), "{file}: message count");
+        for (i, (msg, exp)) in messages.iter().zip(&expected).enumerate() {
+            let decoded = Message::decode(msg, &ctx)
+                .unwrap_or_else(|e| panic!("{file} #{i}: {e}: {}", hex::encode(msg)));
+            assert!(
+                decoded.errors.is_empty(),
+                "{file} #{i}: {:?}",
+                decoded.errors
+            );
+            let got = json::message(&decoded, msg.len());
+            if let Err(e) = subset(exp, &got, "") {
+                panic!("{file} #{i}: {e}\n  expected {exp}\n  got      {got}");
+            }
+            let mut out = BytesMut::new();
+            decoded.message.encode(&ctx, &mut out).unwrap();
+            assert_eq!(
+                hex::encode(&out),
+                hex::encode(msg),
+                "{file} #{i}: re-encoding differs"
+            );
+            checked += 1;
+        }
+    }
+    eprintln!("checked {checked} captured messages");
+}
