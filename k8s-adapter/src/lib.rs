@@ -1,0 +1,9 @@
+//! # k8s-adapter
+//!
+//! The Kubernetes side of the project: MetalLB-compatible configuration,
+//! LoadBalancer IP allocation and the per-node announcement plan, kept as
+//! pure functions over plain data; the binary (`main.rs`) adds the kube-rs
+//! I/O, standalone mode, metrics and health endpoints.
+
+pub mod config;
+pub mod selector;
