@@ -86,6 +86,7 @@ pub struct Session {
     synced: bool,
     stats: SessionStats,
     info: Option<SessionInfo>,
+    rng: u64,
 }
 
 enum Fatal {
@@ -99,6 +100,7 @@ impl Session {
     /// A session for a validated `config`, in Idle.
     pub fn new(config: PeerConfig) -> Self {
         let idle_hold_current = config.idle_hold;
+        let config_seed = format!("{}{}{}", config.router_id, config.remote, config.local_as);
         Self {
             config,
             conns: Vec::new(),
@@ -116,7 +118,19 @@ impl Session {
             synced: false,
             stats: SessionStats::default(),
             info: None,
+            rng: seed(&config_seed),
         }
+    }
+
+    /// RFC 4271 §10: timers are jittered to 75–100% of their value so that
+    /// many sessions restarting together do not stay synchronized.
+    fn jitter(&mut self, d: Duration) -> Duration {
+        // xorshift64: deterministic per session (seeded from the configuration).
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let permille = 750 + (self.rng % 251);
+        d * u32::try_from(permille).unwrap_or(1000) / 1000
     }
 
     /// The configuration.
@@ -222,7 +236,7 @@ impl Session {
         }
         if self.connect_retry_deadline.is_some_and(|d| d <= now) {
             // RFC 4271 §8.2.2 Connect/Active, event 9: retry the connection.
-            self.connect_retry_deadline = Some(now + self.config.connect_retry);
+            self.connect_retry_deadline = Some(now + self.jitter(self.config.connect_retry));
             if self.conns.is_empty()
                 && !self.connecting
                 && self.config.mode != crate::ConnectMode::Passive
@@ -439,7 +453,7 @@ impl Session {
     }
 
     fn begin_connecting(&mut self, now: Instant) {
-        self.connect_retry_deadline = Some(now + self.config.connect_retry);
+        self.connect_retry_deadline = Some(now + self.jitter(self.config.connect_retry));
         if self.config.mode != crate::ConnectMode::Passive
             && self.conns.is_empty()
             && !self.connecting
@@ -1029,7 +1043,7 @@ impl Session {
         if hold.is_zero() {
             self.begin_connecting(now);
         } else {
-            self.idle_hold_deadline = Some(now + hold);
+            self.idle_hold_deadline = Some(now + self.jitter(hold));
             // Damp peer oscillations (RFC 4271 §8.1.1 event 6): double up to the cap.
             self.idle_hold_current =
                 (hold * 2).min(self.config.idle_hold_max.max(self.config.idle_hold));
@@ -1082,6 +1096,14 @@ impl Session {
             self.state = new;
         }
     }
+}
+
+/// A non-zero PRNG seed from a string (FNV-1a).
+fn seed(s: &str) -> u64 {
+    let h = s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    h | 1
 }
 
 /// The NLRI for an originated prefix: with ADD-PATH negotiated for sending
