@@ -132,6 +132,13 @@ pub enum Event {
         /// Withdrawn routes (including treat-as-withdraw, RFC 7606).
         withdrawn: Vec<Nlri>,
     },
+    /// The session dropped but the peer can restart gracefully: its routes
+    /// are kept, marked stale, until it re-sends them and End-of-RIB, or its
+    /// Restart Time passes (RFC 4724 §4.2).
+    RoutesStale {
+        /// How many routes are stale.
+        count: usize,
+    },
     /// The peer sent End-of-RIB for a family (RFC 4724 §2).
     EndOfRib(Family),
     /// The initial advertisement is done: End-of-RIB sent for every family.
@@ -173,6 +180,8 @@ pub struct SessionInfo {
     pub negotiated: Negotiated,
     /// The peer advertised graceful restart.
     pub peer_graceful_restart: bool,
+    /// The peer's graceful restart time in seconds, when it advertised the capability.
+    pub peer_restart_time: Option<u16>,
     /// The peer supports route refresh (RFC 2918).
     pub route_refresh: bool,
     /// Both support enhanced route refresh (RFC 7313).

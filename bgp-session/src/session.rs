@@ -82,6 +82,9 @@ pub struct Session {
     events: VecDeque<Event>,
     rib_out: RibOut,
     rib_in: BTreeMap<Nlri, Arc<Vec<PathAttribute>>>,
+    /// Received routes kept while the peer restarts (RFC 4724 §4.2, helper role).
+    stale: std::collections::BTreeSet<Nlri>,
+    stale_deadline: Option<Instant>,
     max_prefix_warned: bool,
     synced: bool,
     stats: SessionStats,
@@ -114,6 +117,8 @@ impl Session {
             events: VecDeque::new(),
             rib_out: RibOut::default(),
             rib_in: BTreeMap::new(),
+            stale: std::collections::BTreeSet::new(),
+            stale_deadline: None,
             max_prefix_warned: false,
             synced: false,
             stats: SessionStats::default(),
@@ -177,11 +182,15 @@ impl Session {
                 .into_iter()
                 .flatten()
         });
-        [self.connect_retry_deadline, self.idle_hold_deadline]
-            .into_iter()
-            .flatten()
-            .chain(conn_deadlines)
-            .min()
+        [
+            self.connect_retry_deadline,
+            self.idle_hold_deadline,
+            self.stale_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(conn_deadlines)
+        .min()
     }
 
     /// Wants `prefix` advertised with `attrs`.
@@ -207,7 +216,7 @@ impl Session {
                 message,
                 subcode,
                 graceful_restart,
-            } => self.stop(message, subcode, graceful_restart),
+            } => self.stop(now, message, subcode, graceful_restart),
             Input::TcpConnected {
                 conn,
                 direction,
@@ -228,6 +237,11 @@ impl Session {
 
     /// Fires every timer whose deadline is at or before `now`. Spurious calls do nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.stale_deadline.is_some_and(|d| d <= now) {
+            // RFC 4724 §4.2: the peer did not come back within its Restart Time.
+            self.stale_deadline = None;
+            self.purge_stale(None);
+        }
         if self.idle_hold_deadline.is_some_and(|d| d <= now) {
             self.idle_hold_deadline = None;
             if self.started {
@@ -463,7 +477,13 @@ impl Session {
         }
     }
 
-    fn stop(&mut self, message: Option<String>, sub: Option<u8>, graceful_restart: bool) {
+    fn stop(
+        &mut self,
+        now: Instant,
+        message: Option<String>,
+        sub: Option<u8>,
+        graceful_restart: bool,
+    ) {
         self.started = false;
         self.connect_retry_deadline = None;
         self.idle_hold_deadline = None;
@@ -486,7 +506,7 @@ impl Session {
                 } else {
                     DownReason::NotificationSent(n.clone())
                 };
-                self.session_down(reason);
+                self.session_down(now, reason);
             }
         }
     }
@@ -858,11 +878,31 @@ impl Session {
             remote,
             negotiated,
             peer_graceful_restart: open.graceful_restart().is_some(),
+            peer_restart_time: open.graceful_restart().map(|g| g.restart_time),
             route_refresh: open.has_capability(CapabilityCode::ROUTE_REFRESH)
                 || open.has_capability(CapabilityCode::ROUTE_REFRESH_CISCO),
             enhanced_route_refresh: open.has_capability(CapabilityCode::ENHANCED_ROUTE_REFRESH),
         };
         self.stats.established_at = Some(now);
+        if !self.stale.is_empty() {
+            // RFC 4724 §4.2: routes are kept only for families whose
+            // forwarding state the restarted peer preserved (F bit).
+            let kept: Vec<Family> = open
+                .graceful_restart()
+                .map(|g| {
+                    g.families
+                        .iter()
+                        .filter(|f| f.forwarding())
+                        .map(|f| f.family)
+                        .collect()
+                })
+                .unwrap_or_default();
+            for fam in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
+                if !kept.contains(&fam) {
+                    self.purge_stale(Some(fam));
+                }
+            }
+        }
         self.info = Some(info.clone());
         self.synced = false;
         self.rib_out.reset_sent();
@@ -938,6 +978,8 @@ impl Session {
             self.events.push_back(Event::UpdateError(e.to_string()));
         }
         if let Some(fam) = u.end_of_rib_family() {
+            // RFC 4724 §4.2: End-of-RIB ends the restart; what is still stale is gone.
+            self.purge_stale(Some(fam));
             self.events.push_back(Event::EndOfRib(fam));
             return Ok(());
         }
@@ -957,6 +999,7 @@ impl Session {
         }
         for n in &withdrawn {
             self.rib_in.remove(n);
+            self.stale.remove(n);
         }
         let mut attrs = u.attributes;
         if ebgp {
@@ -991,6 +1034,7 @@ impl Session {
                 }
             }
             self.rib_in.insert(n, attrs.clone());
+            self.stale.remove(&n);
             announced.push(ReceivedRoute {
                 nlri: n,
                 attributes: attrs.clone(),
@@ -1024,7 +1068,7 @@ impl Session {
         };
         self.actions.push_back(Action::Close { conn: c.id });
         if c.state == ConnState::Established {
-            self.session_down(reason);
+            self.session_down(now, reason);
             self.after_error(now);
         } else if self.conns.is_empty() {
             self.events.push_back(Event::ConnectionError(reason));
@@ -1050,17 +1094,42 @@ impl Session {
         }
     }
 
-    fn session_down(&mut self, reason: DownReason) {
+    fn session_down(&mut self, now: Instant, reason: DownReason) {
         self.stats.flaps += 1;
         if let Some(at) = self.stats.established_at.take() {
             // A session that stayed up longer than the damping ceiling resets damping.
-            if at.elapsed() >= self.config.idle_hold_max {
+            if now.saturating_duration_since(at) >= self.config.idle_hold_max {
                 self.idle_hold_current = self.config.idle_hold;
             }
         }
+        let peer_restart = self
+            .info
+            .as_ref()
+            .and_then(|i| i.peer_restart_time)
+            .filter(|_| reason == DownReason::ConnectionClosed);
         self.info = None;
         self.synced = false;
         self.rib_out.reset_sent();
+        match peer_restart {
+            // RFC 4724 §4.2: the peer can restart gracefully: keep its routes,
+            // marked stale, for its Restart Time.
+            Some(t) if !self.rib_in.is_empty() => {
+                self.stale = self.rib_in.keys().copied().collect();
+                self.stale_deadline = Some(now + Duration::from_secs(u64::from(t)));
+                self.events.push_back(Event::RoutesStale {
+                    count: self.stale.len(),
+                });
+            }
+            _ => self.purge_all_received(),
+        }
+        self.max_prefix_warned = false;
+        self.events.push_back(Event::Down(reason));
+    }
+
+    /// Withdraws every received route.
+    fn purge_all_received(&mut self) {
+        self.stale.clear();
+        self.stale_deadline = None;
         if !self.rib_in.is_empty() {
             let withdrawn: Vec<Nlri> = std::mem::take(&mut self.rib_in).into_keys().collect();
             self.events.push_back(Event::Routes {
@@ -1068,8 +1137,35 @@ impl Session {
                 withdrawn,
             });
         }
-        self.max_prefix_warned = false;
-        self.events.push_back(Event::Down(reason));
+    }
+
+    /// Withdraws the stale routes of `family` (all families with `None`).
+    fn purge_stale(&mut self, family: Option<Family>) {
+        let v4 = |n: &Nlri| matches!(n.prefix, IpNet::V4(_));
+        let gone: Vec<Nlri> = self
+            .stale
+            .iter()
+            .filter(|n| match family {
+                None => true,
+                Some(f) if f == Family::IPV4_UNICAST => v4(n),
+                Some(f) if f == Family::IPV6_UNICAST => !v4(n),
+                Some(_) => false,
+            })
+            .copied()
+            .collect();
+        for n in &gone {
+            self.stale.remove(n);
+            self.rib_in.remove(n);
+        }
+        if self.stale.is_empty() {
+            self.stale_deadline = None;
+        }
+        if !gone.is_empty() {
+            self.events.push_back(Event::Routes {
+                announced: Vec::new(),
+                withdrawn: gone,
+            });
+        }
     }
 
     fn update_state(&mut self) {

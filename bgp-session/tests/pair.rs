@@ -409,3 +409,99 @@ fn ibgp_sends_local_pref_and_empty_as_path() {
             .any(|a| matches!(&a.value, AttrValue::AsPath(p) if p.is_empty()))
     );
 }
+
+#[test]
+fn graceful_restart_helper_keeps_stale_routes_until_end_of_rib() {
+    let mut p = pair();
+    let gr = |restarting| {
+        Some(bgp_session::GracefulRestartConfig {
+            restart_time: Duration::from_secs(120),
+            restarting,
+        })
+    };
+    p.a = Session::new(PeerConfig {
+        graceful_restart: gr(false),
+        ..p.a.config().clone()
+    });
+    let attrs = Arc::new(RouteAttrs::default());
+    for i in 0..10u32 {
+        p.a.announce(
+            IpNet::new(Ipv4Addr::from(0x0A00_0000 + i).into(), 32).unwrap(),
+            attrs.clone(),
+        );
+    }
+    p.start();
+    p.run_for(Duration::from_secs(2));
+    assert_eq!(p.received().len(), 10);
+
+    // A crashes: its TCP connection resets, no NOTIFICATION.
+    let links = std::mem::take(&mut p.links);
+    for (_, b_conn) in links {
+        p.b.handle(p.now, Input::TcpClosed { conn: b_conn });
+    }
+    p.drain();
+    assert!(
+        p.b_events
+            .iter()
+            .any(|e| matches!(e, Event::RoutesStale { count: 10 }))
+    );
+    assert_eq!(
+        p.received().len(),
+        10,
+        "stale routes are kept while A restarts"
+    );
+
+    // A comes back with the Restart State and Forwarding bits and only 6 of the routes.
+    p.a = Session::new(PeerConfig {
+        graceful_restart: gr(true),
+        ..p.a.config().clone()
+    });
+    for i in 0..6u32 {
+        p.a.announce(
+            IpNet::new(Ipv4Addr::from(0x0A00_0000 + i).into(), 32).unwrap(),
+            attrs.clone(),
+        );
+    }
+    p.a.handle(p.now, Input::Start);
+    p.run_for(Duration::from_secs(5));
+    assert_eq!(p.a.state(), State::Established);
+    assert_eq!(
+        p.received().len(),
+        6,
+        "after End-of-RIB the routes A no longer has are gone"
+    );
+}
+
+#[test]
+fn graceful_restart_helper_purges_after_restart_time() {
+    let mut p = pair();
+    p.a = Session::new(PeerConfig {
+        graceful_restart: Some(bgp_session::GracefulRestartConfig {
+            restart_time: Duration::from_secs(30),
+            restarting: false,
+        }),
+        ..p.a.config().clone()
+    });
+    p.a.announce(
+        "10.9.0.0/24".parse().unwrap(),
+        Arc::new(RouteAttrs::default()),
+    );
+    p.start();
+    p.run_for(Duration::from_secs(2));
+    let links = std::mem::take(&mut p.links);
+    for (_, b_conn) in links {
+        p.b.handle(p.now, Input::TcpClosed { conn: b_conn });
+    }
+    p.a.handle(
+        p.now,
+        Input::Stop {
+            message: None,
+            subcode: None,
+            graceful_restart: true,
+        },
+    );
+    p.run_for(Duration::from_secs(20));
+    assert_eq!(p.received().len(), 1);
+    p.run_for(Duration::from_secs(15));
+    assert_eq!(p.received().len(), 0, "restart time passed without A");
+}
