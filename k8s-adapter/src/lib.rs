@@ -6,4 +6,6 @@
 //! I/O, standalone mode, metrics and health endpoints.
 
 pub mod config;
+pub mod http;
+pub mod metrics;
 pub mod selector;

@@ -203,7 +203,7 @@ impl Advertisement {
     /// Whether this advertisement applies to `pool`.
     pub fn selects_pool(&self, pool: &Pool) -> bool {
         (self.pools.is_empty() && self.pool_selectors.is_empty())
-            || self.pools.iter().any(|p| *p == pool.name)
+            || self.pools.contains(&pool.name)
             || self.pool_selectors.iter().any(|s| s.matches(&pool.labels))
     }
 }
