@@ -32,12 +32,38 @@ impl Peers {
     }
 }
 
+/// The attributes a prefix has, for all peers or per peer selection.
+#[derive(Clone, Debug)]
+enum Targets {
+    /// The same attributes for every peer (the common case: one word).
+    All(Arc<RouteAttrs>),
+    /// Entries per peer selection; for a given peer the last matching one wins.
+    Some(Vec<(Peers, Arc<RouteAttrs>)>),
+}
+
+impl Targets {
+    fn for_peer(&self, peer: &SocketAddr) -> Option<&Arc<RouteAttrs>> {
+        match self {
+            Self::All(a) => Some(a),
+            Self::Some(v) => v
+                .iter()
+                .rev()
+                .find(|(p, _)| p.contains(peer))
+                .map(|(_, a)| a),
+        }
+    }
+}
+
 /// Desired routes and their peer selection. A prefix may appear more than
 /// once with different attributes for different peers; for a given peer,
 /// the last matching entry wins.
+///
+/// Identical attribute sets are stored once (interned), so a million routes
+/// that share their attributes cost one allocation for the attributes.
 #[derive(Clone, Debug, Default)]
 pub struct RouteTable {
-    entries: BTreeMap<IpNet, Vec<(Peers, Arc<RouteAttrs>)>>,
+    entries: BTreeMap<IpNet, Targets>,
+    interned: std::collections::HashMap<RouteAttrs, Arc<RouteAttrs>>,
 }
 
 impl RouteTable {
@@ -46,14 +72,20 @@ impl RouteTable {
         Self::default()
     }
 
+    fn intern(&mut self, attrs: RouteAttrs) -> Arc<RouteAttrs> {
+        if let Some(a) = self.interned.get(&attrs) {
+            return a.clone();
+        }
+        let a = Arc::new(attrs.clone());
+        self.interned.insert(attrs, a.clone());
+        a
+    }
+
     /// A table holding exactly `routes` (MetalLB `Set` semantics).
     pub fn from_routes(routes: impl IntoIterator<Item = (Route, Peers)>) -> Self {
         let mut t = Self::new();
         for (r, p) in routes {
-            t.entries
-                .entry(r.prefix)
-                .or_default()
-                .push((p, Arc::new(r.attrs)));
+            t.announce(r, p);
         }
         t
     }
@@ -61,13 +93,34 @@ impl RouteTable {
     /// Adds or replaces the route for the peers in `peers` (other peers keep
     /// what they had for this prefix).
     pub fn announce(&mut self, route: Route, peers: Peers) {
-        let list = self.entries.entry(route.prefix).or_default();
-        if peers == Peers::All {
-            list.clear();
-        } else {
-            list.retain(|(p, _)| p != &peers);
+        let attrs = self.intern(route.attrs);
+        let slot = self.entries.entry(route.prefix);
+        match (slot, peers) {
+            (std::collections::btree_map::Entry::Vacant(v), Peers::All) => {
+                v.insert(Targets::All(attrs));
+            }
+            (std::collections::btree_map::Entry::Occupied(mut o), Peers::All) => {
+                o.insert(Targets::All(attrs));
+            }
+            (std::collections::btree_map::Entry::Vacant(v), peers) => {
+                v.insert(Targets::Some(vec![(peers, attrs)]));
+            }
+            (std::collections::btree_map::Entry::Occupied(mut o), peers) => {
+                let t = o.get_mut();
+                let list = match t {
+                    Targets::All(a) => {
+                        *t = Targets::Some(vec![(Peers::All, a.clone())]);
+                        match t {
+                            Targets::Some(l) => l,
+                            Targets::All(_) => return,
+                        }
+                    }
+                    Targets::Some(l) => l,
+                };
+                list.retain(|(p, _)| p != &peers);
+                list.push((peers, attrs));
+            }
         }
-        list.push((peers, Arc::new(route.attrs)));
     }
 
     /// Removes every entry for `prefix`.
@@ -77,25 +130,20 @@ impl RouteTable {
 
     /// The route for `prefix` as `peer` should see it.
     pub fn route_for(&self, prefix: &IpNet, peer: &SocketAddr) -> Option<Arc<RouteAttrs>> {
-        self.entries
-            .get(prefix)?
-            .iter()
-            .rev()
-            .find(|(p, _)| p.contains(peer))
-            .map(|(_, a)| a.clone())
+        self.entries.get(prefix)?.for_peer(peer).cloned()
     }
 
     /// Everything `peer` should have.
     pub fn routes_for(&self, peer: &SocketAddr) -> BTreeMap<IpNet, Arc<RouteAttrs>> {
         self.entries
             .iter()
-            .filter_map(|(prefix, list)| {
-                list.iter()
-                    .rev()
-                    .find(|(p, _)| p.contains(peer))
-                    .map(|(_, a)| (*prefix, a.clone()))
-            })
+            .filter_map(|(prefix, t)| t.for_peer(peer).map(|a| (*prefix, a.clone())))
             .collect()
+    }
+
+    /// Whether every route goes to every peer (so all peers share one set).
+    pub fn is_uniform(&self) -> bool {
+        self.entries.values().all(|t| matches!(t, Targets::All(_)))
     }
 
     /// Number of distinct prefixes.

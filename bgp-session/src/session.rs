@@ -905,7 +905,7 @@ impl Session {
         }
         self.info = Some(info.clone());
         self.synced = false;
-        self.rib_out.reset_sent();
+        self.rib_out.session_up();
         self.events.push_back(Event::Established(Box::new(info)));
         self.flush();
     }
@@ -1109,7 +1109,7 @@ impl Session {
             .filter(|_| reason == DownReason::ConnectionClosed);
         self.info = None;
         self.synced = false;
-        self.rib_out.reset_sent();
+        self.rib_out.session_down();
         match peer_restart {
             // RFC 4724 §4.2: the peer can restart gracefully: keep its routes,
             // marked stale, for its Restart Time.

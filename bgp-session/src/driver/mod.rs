@@ -59,7 +59,7 @@ pub enum SpeakerError {
 }
 
 pub(crate) enum PeerCmd {
-    SetRoutes(std::collections::BTreeMap<IpNet, Arc<crate::route::RouteAttrs>>),
+    SetRoutes(Arc<std::collections::BTreeMap<IpNet, Arc<crate::route::RouteAttrs>>>),
     Announce(IpNet, Option<Arc<crate::route::RouteAttrs>>),
     Stop {
         message: Option<String>,
@@ -154,7 +154,7 @@ impl Speaker {
         let (cmds, cmd_rx) = mpsc::unbounded_channel();
         let (inbound, inbound_rx) = mpsc::channel(4);
         let (status_tx, status) = watch::channel(PeerStatus::new(remote));
-        let _ = cmds.send(PeerCmd::SetRoutes(routes));
+        let _ = cmds.send(PeerCmd::SetRoutes(Arc::new(routes)));
         tokio::spawn(peer::run(
             config,
             cmd_rx,
@@ -286,10 +286,22 @@ impl Speaker {
     pub fn set_routes(&self, routes: impl IntoIterator<Item = (Route, Peers)>) {
         let mut inner = self.lock();
         inner.table = RouteTable::from_routes(routes);
+        // When every route goes to every peer, all peers share one set.
+        let shared = if inner.table.is_uniform() {
+            inner
+                .peers
+                .keys()
+                .next()
+                .map(|a| Arc::new(inner.table.routes_for(a)))
+        } else {
+            None
+        };
         for (addr, e) in &inner.peers {
-            let _ = e
-                .cmds
-                .send(PeerCmd::SetRoutes(inner.table.routes_for(addr)));
+            let routes = match &shared {
+                Some(s) => s.clone(),
+                None => Arc::new(inner.table.routes_for(addr)),
+            };
+            let _ = e.cmds.send(PeerCmd::SetRoutes(routes));
         }
     }
 
