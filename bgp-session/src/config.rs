@@ -258,3 +258,80 @@ impl PeerConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> PeerConfig {
+        PeerConfig::new(
+            "192.0.2.2:0".parse().unwrap(),
+            64512,
+            RemoteAs::Asn(64513),
+            "192.0.2.1".parse().unwrap(),
+        )
+    }
+
+    #[test]
+    fn password_never_appears_in_debug_output() {
+        let mut c = cfg();
+        c.md5_password = Some(Password::new("s3cr3t-md5"));
+        let dbg = format!("{c:?} {c:#?}");
+        assert!(!dbg.contains("s3cr3t-md5"), "{dbg}");
+        assert!(dbg.contains("<redacted>"));
+    }
+
+    #[test]
+    fn validation_rules() {
+        assert_eq!(cfg().remote.port(), 179, "port 0 means 179");
+        assert!(cfg().validate().is_ok());
+        let bad = |f: fn(&mut PeerConfig)| {
+            let mut c = cfg();
+            f(&mut c);
+            c.validate()
+        };
+        assert_eq!(bad(|c| c.local_as = 0), Err(ConfigError::ZeroAs("local")));
+        assert_eq!(
+            bad(|c| c.remote_as = RemoteAs::Asn(0)),
+            Err(ConfigError::ZeroAs("peer"))
+        );
+        assert_eq!(
+            bad(|c| c.router_id = Ipv4Addr::UNSPECIFIED),
+            Err(ConfigError::ZeroRouterId)
+        );
+        assert!(matches!(
+            bad(|c| c.hold_time = Duration::from_secs(2)),
+            Err(ConfigError::HoldTime(_))
+        ));
+        assert!(
+            bad(|c| c.hold_time = Duration::ZERO).is_ok(),
+            "0 disables the hold timer"
+        );
+        assert!(matches!(
+            bad(|c| c.keepalive = Some(Duration::from_secs(100))),
+            Err(ConfigError::Keepalive { .. })
+        ));
+        assert_eq!(
+            bad(|c| c.md5_password = Some(Password::new("x".repeat(81)))),
+            Err(ConfigError::PasswordTooLong)
+        );
+        assert_eq!(bad(|c| c.families.clear()), Err(ConfigError::NoFamilies));
+        assert_eq!(
+            bad(|c| {
+                c.gtsm_hops = Some(1);
+                c.ttl = Some(2);
+            }),
+            Err(ConfigError::GtsmWithTtl)
+        );
+    }
+
+    #[test]
+    fn remote_as_acceptance() {
+        let mut c = cfg();
+        assert!(c.accepts_as(64513) && !c.accepts_as(64514));
+        c.remote_as = RemoteAs::Internal;
+        assert!(c.accepts_as(64512) && !c.accepts_as(64513));
+        c.remote_as = RemoteAs::External;
+        assert!(!c.accepts_as(64512) && c.accepts_as(64513));
+    }
+}
