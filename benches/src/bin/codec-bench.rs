@@ -2,7 +2,7 @@
 //! `bgp-proto` with other Rust BGP codecs, printed as markdown tables.
 //!
 //! ```text
-//! cargo run --release -p benches --bin codec-bench -- [--quick] [--mrt-dir DIR] [--messages N]
+//! cargo run --release -p benches --bin codec-bench -- [--quick] [--wall] [--mrt-dir DIR] [--messages N]
 //! ```
 //!
 //! For every corpus (synthetic IPv4, synthetic IPv6 MP_REACH_NLRI, real
@@ -11,7 +11,9 @@
 //! decode and encode of each peer crate through its ordinary public API for
 //! one BGP message. Each measurement runs a fixed number of passes over the
 //! corpus, sized to about 1 s (0.2 s with `--quick`), three times; the best
-//! run is reported. Allocations are counted by a `#[global_allocator]`
+//! run is reported. Time is this thread's CPU time
+//! (`CLOCK_THREAD_CPUTIME_ID`), so that other processes on a shared machine
+//! do not inflate it; `--wall` uses elapsed time instead. Allocations are counted by a `#[global_allocator]`
 //! wrapping the system allocator (calls to `alloc`, `alloc_zeroed` and
 //! `realloc` during the measured runs).
 
@@ -82,34 +84,107 @@ struct Speed {
     allocs_per_msg: f64,
 }
 
-/// Runs `pass` (one pass over `msgs` messages of `bytes` octets in total)
-/// enough times to last about `target`, three times, and returns the best run.
-fn measure(msgs: usize, bytes: usize, target: Duration, mut pass: impl FnMut() -> u64) -> Speed {
-    // Warm-up and calibration.
-    let t = Instant::now();
-    black_box(pass());
-    let one = t.elapsed().max(Duration::from_micros(1));
-    let passes = (target.as_secs_f64() / one.as_secs_f64()).ceil().max(1.0) as u64;
-    let mut best = f64::INFINITY;
-    let mut best_allocs = 0u64;
-    for _ in 0..3 {
-        let a0 = ALLOCS.load(Ordering::Relaxed);
-        let t = Instant::now();
-        for _ in 0..passes {
-            black_box(pass());
-        }
-        let secs = t.elapsed().as_secs_f64();
-        let allocs = ALLOCS.load(Ordering::Relaxed) - a0;
-        if secs < best {
-            best = secs;
-            best_allocs = allocs;
+/// One measurement to make: a table row and the closure that does one pass
+/// over the corpus (`msgs` messages, `bytes` octets).
+struct Item<'a> {
+    row: Row,
+    msgs: usize,
+    bytes: usize,
+    pass: Box<dyn FnMut() -> u64 + 'a>,
+}
+
+impl<'a> Item<'a> {
+    fn new(row: Row, msgs: usize, bytes: usize, pass: impl FnMut() -> u64 + 'a) -> Self {
+        Self {
+            row,
+            msgs,
+            bytes,
+            pass: Box::new(pass),
         }
     }
-    let n = (msgs as f64) * passes as f64;
-    Speed {
-        msgs_per_s: n / best,
-        mb_per_s: (bytes as f64) * passes as f64 / best / 1e6,
-        allocs_per_msg: best_allocs as f64 / n.max(1.0),
+}
+
+/// Measures every item: each runs a fixed number of passes sized to last
+/// about `target`; the items take turns (round-robin) for [`ROUNDS`] rounds,
+/// so that a burst of load on the machine hits all of them alike, and each
+/// row keeps its best round.
+fn measure_all(items: &mut [Item<'_>], target: Duration) {
+    let clock = clock();
+    let origin = Instant::now();
+    // Warm-up and calibration.
+    let passes: Vec<u64> = items
+        .iter_mut()
+        .map(|it| {
+            let t = now(clock, origin);
+            black_box((it.pass)());
+            let one = (now(clock, origin) - t).max(1e-6);
+            (target.as_secs_f64() / one).ceil().max(1.0) as u64
+        })
+        .collect();
+    let mut best = vec![(f64::INFINITY, 0u64); items.len()];
+    for round in 0..ROUNDS {
+        eprintln!("[codec-bench]   round {}/{ROUNDS}", round + 1);
+        for ((it, n), best) in items.iter_mut().zip(&passes).zip(best.iter_mut()) {
+            let a0 = ALLOCS.load(Ordering::Relaxed);
+            let t = now(clock, origin);
+            for _ in 0..*n {
+                black_box((it.pass)());
+            }
+            let secs = now(clock, origin) - t;
+            let allocs = ALLOCS.load(Ordering::Relaxed) - a0;
+            if secs < best.0 {
+                *best = (secs, allocs);
+            }
+        }
+    }
+    for ((it, n), (secs, allocs)) in items.iter_mut().zip(&passes).zip(best) {
+        let msgs = (it.msgs as f64) * *n as f64;
+        it.row.speed = Some(Speed {
+            msgs_per_s: msgs / secs,
+            mb_per_s: (it.bytes as f64) * *n as f64 / secs / 1e6,
+            allocs_per_msg: allocs as f64 / msgs.max(1.0),
+        });
+    }
+}
+
+/// Measured rounds per item; the best is reported.
+const ROUNDS: usize = 3;
+
+/// A clock for one measured run.
+#[derive(Clone, Copy, Debug)]
+enum Clock {
+    /// CPU time of this thread: what the work itself cost, excluding the time
+    /// the thread waited for a core (the machine is shared with builds).
+    ThreadCpu,
+    /// Elapsed wall-clock time.
+    Wall,
+}
+
+/// Seconds on `clock` since an arbitrary origin.
+fn now(clock: Clock, origin: Instant) -> f64 {
+    match clock {
+        Clock::Wall => origin.elapsed().as_secs_f64(),
+        Clock::ThreadCpu => {
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: `ts` is a valid, writable timespec for the call.
+            let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+            assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+            ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+        }
+    }
+}
+
+/// The clock every measurement uses (set once from the command line).
+static CLOCK_WALL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn clock() -> Clock {
+    if CLOCK_WALL.load(Ordering::Relaxed) {
+        Clock::Wall
+    } else {
+        Clock::ThreadCpu
     }
 }
 
@@ -135,7 +210,7 @@ struct Row {
     speed: Option<Speed>,
     /// Messages the implementation failed to decode (or encode).
     failures: usize,
-    /// Messages measured.
+    /// Messages attempted (the denominator of `failures`).
     measured: usize,
     notes: String,
 }
@@ -181,14 +256,24 @@ fn our_body_routes(m: &Message) -> usize {
     }
 }
 
+/// Non-empty route vectors in a decoded UPDATE (withdrawn, NLRI,
+/// MP_REACH_NLRI, MP_UNREACH_NLRI): each is one allocation.
+fn route_lists(m: &Message) -> usize {
+    let Message::Update(u) = m else { return 0 };
+    usize::from(!u.withdrawn.is_empty())
+        + usize::from(!u.nlri.is_empty())
+        + usize::from(u.mp_reach().is_some_and(|r| !r.nlri.is_empty()))
+        + usize::from(u.mp_unreach().is_some_and(|r| !r.withdrawn.is_empty()))
+}
+
 // ---------------------------------------------------------------------------
 // Our codec
 // ---------------------------------------------------------------------------
 
-/// Measures our four operations; also returns the per-message body route
-/// counts, the reference for checking the peers.
-fn bench_ours(c: &Corpus, target: Duration) -> (Vec<Row>, Vec<Option<usize>>) {
-    let ctxs: Vec<Context> = c.msgs.iter().map(ctx_for).collect();
+/// Validates our four operations and prepares their measurements; also
+/// returns the per-message body route counts, the reference for checking the
+/// peers.
+fn bench_ours<'a>(c: &'a Corpus, ctxs: &'a [Context]) -> (Vec<Item<'a>>, Vec<Option<usize>>) {
     let bytes = c.total_bytes();
     let n = c.msgs.len();
 
@@ -196,9 +281,23 @@ fn bench_ours(c: &Corpus, target: Duration) -> (Vec<Row>, Vec<Option<usize>>) {
     let mut decoded = Vec::with_capacity(n);
     let mut routes = Vec::with_capacity(n);
     let (mut fails, mut soft, mut inexact) = (0, 0, 0);
+    // Messages whose decode allocated more than twice, by likely cause.
+    let (mut over2, mut over2_as2, mut over2_multi, mut max_allocs) = (0, 0, 0, 0);
     let mut out = BytesMut::with_capacity(65_536);
-    for (m, ctx) in c.msgs.iter().zip(&ctxs) {
-        match Message::decode(&m.bytes, ctx) {
+    for (m, ctx) in c.msgs.iter().zip(ctxs) {
+        let a0 = ALLOCS.load(Ordering::Relaxed);
+        let res = Message::decode(&m.bytes, ctx);
+        let allocs = ALLOCS.load(Ordering::Relaxed) - a0;
+        max_allocs = max_allocs.max(allocs);
+        if allocs > 2 {
+            over2 += 1;
+            if !m.four_octet_as {
+                over2_as2 += 1;
+            } else if res.as_ref().is_ok_and(|d| route_lists(&d.message) >= 2) {
+                over2_multi += 1;
+            }
+        }
+        match res {
             Ok(d) => {
                 soft += usize::from(!d.errors.is_empty());
                 out.clear();
@@ -216,20 +315,28 @@ fn bench_ours(c: &Corpus, target: Duration) -> (Vec<Row>, Vec<Option<usize>>) {
         }
     }
     let mut view_fails = 0;
-    for (m, ctx) in c.msgs.iter().zip(&ctxs) {
+    for (m, ctx) in c.msgs.iter().zip(ctxs) {
         view_fails += usize::from(UpdateView::new(&m.bytes, ctx).is_err());
     }
 
-    let mut rows = Vec::new();
+    let mut items = Vec::new();
 
     let mut r = Row::new(
         "**bgp-proto**",
         "decode (`Message::decode`, `Bytes`)",
         Kind::OursDecode,
     );
-    r.speed = Some(measure(n, bytes, target, || {
+    r.failures = fails;
+    r.measured = n;
+    r.notes = format!("{soft} with RFC 7606 soft errors; max {max_allocs} allocs/msg");
+    if over2 > 0 {
+        r.notes += &format!(
+            "; {over2} msgs > 2 allocs ({over2_as2} 2-octet AS_PATH widened, {over2_multi} with ≥ 2 non-empty route lists)"
+        );
+    }
+    items.push(Item::new(r, n, bytes, move || {
         let mut ok = 0u64;
-        for (m, ctx) in c.msgs.iter().zip(&ctxs) {
+        for (m, ctx) in c.msgs.iter().zip(ctxs) {
             if let Ok(d) = Message::decode(&m.bytes, ctx) {
                 black_box(&d);
                 ok += 1;
@@ -237,19 +344,17 @@ fn bench_ours(c: &Corpus, target: Duration) -> (Vec<Row>, Vec<Option<usize>>) {
         }
         ok
     }));
-    r.failures = fails;
-    r.measured = n;
-    r.notes = format!("{soft} with RFC 7606 soft errors");
-    rows.push(r);
 
     let mut r = Row::new(
         "**bgp-proto**",
         "decode (`decode_slice`, `&[u8]`)",
         Kind::OursDecodeSlice,
     );
-    r.speed = Some(measure(n, bytes, target, || {
+    r.failures = fails;
+    r.measured = n;
+    items.push(Item::new(r, n, bytes, move || {
         let mut ok = 0u64;
-        for (m, ctx) in c.msgs.iter().zip(&ctxs) {
+        for (m, ctx) in c.msgs.iter().zip(ctxs) {
             if let Ok(d) = Message::decode_slice(&m.bytes[..], ctx) {
                 black_box(&d);
                 ok += 1;
@@ -257,18 +362,17 @@ fn bench_ours(c: &Corpus, target: Duration) -> (Vec<Row>, Vec<Option<usize>>) {
         }
         ok
     }));
-    r.failures = fails;
-    r.measured = n;
-    rows.push(r);
 
     let mut r = Row::new(
         "**bgp-proto**",
         "borrowed view (`UpdateView`, walk all)",
         Kind::OursView,
     );
-    r.speed = Some(measure(n, bytes, target, || {
+    r.failures = view_fails;
+    r.measured = n;
+    items.push(Item::new(r, n, bytes, move || {
         let mut sum = 0u64;
-        for (m, ctx) in c.msgs.iter().zip(&ctxs) {
+        for (m, ctx) in c.msgs.iter().zip(ctxs) {
             let Ok(v) = UpdateView::new(&m.bytes, ctx) else {
                 continue;
             };
@@ -291,24 +395,28 @@ fn bench_ours(c: &Corpus, target: Duration) -> (Vec<Row>, Vec<Option<usize>>) {
         }
         black_box(sum)
     }));
-    r.failures = view_fails;
-    r.measured = n;
-    rows.push(r);
 
-    let enc: Vec<(&Message, &Context, &Msg)> = decoded
-        .iter()
-        .zip(&ctxs)
+    let enc: Vec<(Message, &Context, &Msg)> = decoded
+        .into_iter()
+        .zip(ctxs)
         .zip(&c.msgs)
-        .filter_map(|((d, ctx), m)| d.as_ref().map(|d| (d, ctx, m)))
+        .filter_map(|((d, ctx), m)| d.map(|d| (d, ctx, m)))
         .collect();
-    let enc_bytes = total_len(enc.iter().map(|e| e.2));
+    let (enc_n, enc_bytes) = (enc.len(), total_len(enc.iter().map(|e| e.2)));
     let mut r = Row::new(
         "**bgp-proto**",
         "encode (`Message::encode`, reused `BytesMut`)",
         Kind::OursEncode,
     );
+    r.measured = enc_n;
+    r.failures = inexact;
+    r.notes = if inexact == 0 {
+        "byte-exact".into()
+    } else {
+        format!("{inexact} not byte-exact")
+    };
     let mut out = BytesMut::with_capacity(65_536);
-    r.speed = Some(measure(enc.len(), enc_bytes, target, || {
+    items.push(Item::new(r, enc_n, enc_bytes, move || {
         let mut len = 0u64;
         for (d, ctx, _) in &enc {
             out.clear();
@@ -318,15 +426,7 @@ fn bench_ours(c: &Corpus, target: Duration) -> (Vec<Row>, Vec<Option<usize>>) {
         }
         black_box(len)
     }));
-    r.measured = enc.len();
-    r.failures = inexact;
-    r.notes = if inexact == 0 {
-        "byte-exact".into()
-    } else {
-        format!("{inexact} not byte-exact")
-    };
-    rows.push(r);
-    (rows, routes)
+    (items, routes)
 }
 
 // ---------------------------------------------------------------------------
@@ -334,7 +434,9 @@ fn bench_ours(c: &Corpus, target: Duration) -> (Vec<Row>, Vec<Option<usize>>) {
 // ---------------------------------------------------------------------------
 
 /// A peer codec, used through its ordinary public API for one BGP message.
-trait Peer {
+trait Peer: Sized {
+    /// A fresh instance (contexts and reusable buffers).
+    fn new() -> Self;
     /// The peer's decoded message.
     type Owned;
     /// Crate name and version.
@@ -367,7 +469,7 @@ mod netgauze {
     }
 
     impl Netgauze {
-        pub(crate) fn new() -> Self {
+        pub(crate) fn create() -> Self {
             Self {
                 asn4: BgpParsingContext::default(),
                 asn2: BgpParsingContext::asn2_default(),
@@ -377,6 +479,9 @@ mod netgauze {
     }
 
     impl Peer for Netgauze {
+        fn new() -> Self {
+            Self::create()
+        }
         type Owned = BgpMessage;
         const NAME: &'static str = "netgauze-bgp-pkt 0.13.0";
         const DECODE: &'static str = "decode (`BgpMessage::parse`)";
@@ -416,7 +521,7 @@ mod bgpkit {
     }
 
     impl Bgpkit {
-        pub(crate) fn new() -> Self {
+        pub(crate) fn create() -> Self {
             Self { last: Bytes::new() }
         }
     }
@@ -430,6 +535,9 @@ mod bgpkit {
     }
 
     impl Peer for Bgpkit {
+        fn new() -> Self {
+            Self::create()
+        }
         type Owned = BgpMessage;
         const NAME: &'static str = "bgpkit-parser 0.23.0";
         const DECODE: &'static str = "decode (`parse_bgp_message`)";
@@ -480,7 +588,7 @@ mod zetta {
     }
 
     impl Zetta {
-        pub(crate) fn new() -> Self {
+        pub(crate) fn create() -> Self {
             Self {
                 asn4: params(true),
                 asn2: params(false),
@@ -497,6 +605,9 @@ mod zetta {
     }
 
     impl Peer for Zetta {
+        fn new() -> Self {
+            Self::create()
+        }
         type Owned = BgpUpdateMessage;
         const NAME: &'static str = "zettabgp 0.6.0";
         const DECODE: &'static str =
@@ -543,7 +654,7 @@ mod rustbgpd {
     }
 
     impl Rustbgpd {
-        pub(crate) fn new() -> Self {
+        pub(crate) fn create() -> Self {
             Self {
                 out: BytesMut::with_capacity(65_536),
             }
@@ -559,6 +670,9 @@ mod rustbgpd {
     }
 
     impl Peer for Rustbgpd {
+        fn new() -> Self {
+            Self::create()
+        }
         type Owned = ParsedUpdate;
         const NAME: &'static str = "rustbgpd-wire 0.27.0";
         const DECODE: &'static str = "decode (`decode_message` + `UpdateMessage::parse`)";
@@ -599,7 +713,7 @@ mod bgprs {
     }
 
     impl BgpRs {
-        pub(crate) fn new() -> Self {
+        pub(crate) fn create() -> Self {
             Self {
                 asn4: Capabilities {
                     FOUR_OCTET_ASN_SUPPORT: true,
@@ -612,6 +726,9 @@ mod bgprs {
     }
 
     impl Peer for BgpRs {
+        fn new() -> Self {
+            Self::create()
+        }
         type Owned = Message;
         const NAME: &'static str = "bgp-rs 0.6.0";
         const DECODE: &'static str = "decode (`Reader::read`)";
@@ -647,8 +764,9 @@ fn no_panic<T>(f: impl FnOnce() -> Option<T>) -> Result<Option<T>, ()> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|_| ())
 }
 
-/// Validates and measures one peer on one corpus.
-fn bench_peer<P: Peer>(mut p: P, c: &Corpus, ours: &[Option<usize>], target: Duration) -> Vec<Row> {
+/// Validates one peer on one corpus and prepares its measurements.
+fn bench_peer<'a, P: Peer + 'a>(c: &'a Corpus, ours: &[Option<usize>]) -> Vec<Item<'a>> {
+    let mut p = P::new();
     // Validation pass (untimed): failures, panics, route-count agreement with
     // bgp-proto, byte-exact re-encoding.
     let prev_hook = std::panic::take_hook();
@@ -688,25 +806,10 @@ fn bench_peer<P: Peer>(mut p: P, c: &Corpus, ours: &[Option<usize>], target: Dur
     }
     std::panic::set_hook(prev_hook);
 
-    let mut rows = Vec::new();
+    let mut items = Vec::new();
     let mut r = Row::new(P::NAME, P::DECODE, Kind::PeerDecode);
-    r.speed = Some(measure(
-        ok_msgs.len(),
-        total_len(ok_msgs.iter().copied()),
-        target,
-        || {
-            let mut ok = 0u64;
-            for m in &ok_msgs {
-                if let Some(o) = p.decode(m) {
-                    black_box(&o);
-                    ok += 1;
-                }
-            }
-            ok
-        },
-    ));
     r.failures = fails + panics;
-    r.measured = ok_msgs.len();
+    r.measured = c.msgs.len();
     let mut notes = Vec::new();
     if panics > 0 {
         notes.push(format!("{panics} panicked (excluded from timing)"));
@@ -717,31 +820,30 @@ fn bench_peer<P: Peer>(mut p: P, c: &Corpus, ours: &[Option<usize>], target: Dur
         ));
     }
     r.notes = notes.join("; ");
-    rows.push(r);
+    let (n, bytes) = (ok_msgs.len(), total_len(ok_msgs.iter().copied()));
+    let mut dec = P::new();
+    items.push(Item::new(r, n, bytes, move || {
+        let mut ok = 0u64;
+        for m in &ok_msgs {
+            if let Some(o) = dec.decode(m) {
+                black_box(&o);
+                ok += 1;
+            }
+        }
+        ok
+    }));
 
     if let Some(op) = P::ENCODE {
-        let enc: Vec<&(P::Owned, &Msg)> = decoded
-            .iter()
-            .zip(&enc_ok)
+        let attempted = decoded.len();
+        let enc: Vec<(P::Owned, &Msg)> = decoded
+            .into_iter()
+            .zip(enc_ok)
             .filter_map(|(d, keep)| keep.then_some(d))
             .collect();
+        let (n, bytes) = (enc.len(), total_len(enc.iter().map(|d| d.1)));
         let mut r = Row::new(P::NAME, op, Kind::PeerEncode);
-        r.speed = Some(measure(
-            enc.len(),
-            total_len(enc.iter().map(|d| d.1)),
-            target,
-            || {
-                let mut len = 0u64;
-                for (o, m) in &enc {
-                    if let Some(b) = p.encode(o, m) {
-                        len += b.len() as u64;
-                    }
-                }
-                black_box(len)
-            },
-        ));
         r.failures = enc_fail + enc_panic;
-        r.measured = enc.len();
+        r.measured = attempted;
         let mut notes = Vec::new();
         if enc_panic > 0 {
             notes.push(format!("{enc_panic} panicked (excluded from timing)"));
@@ -752,13 +854,21 @@ fn bench_peer<P: Peer>(mut p: P, c: &Corpus, ours: &[Option<usize>], target: Dur
             format!("{inexact} not byte-exact")
         });
         r.notes = notes.join("; ");
-        rows.push(r);
+        items.push(Item::new(r, n, bytes, move || {
+            let mut len = 0u64;
+            for (o, m) in &enc {
+                if let Some(b) = p.encode(o, m) {
+                    len += b.len() as u64;
+                }
+            }
+            black_box(len)
+        }));
     }
-    rows
+    items
 }
 
 /// rustbgpd-wire's framing-only decode: shown for reference, not comparable.
-fn bench_rustbgpd_frame(c: &Corpus, target: Duration) -> Row {
+fn bench_rustbgpd_frame(c: &Corpus) -> Item<'_> {
     let fails = c
         .msgs
         .iter()
@@ -769,7 +879,10 @@ fn bench_rustbgpd_frame(c: &Corpus, target: Duration) -> Row {
         "framing only (`decode_message`, no attribute/NLRI parsing)",
         Kind::PeerFrameOnly,
     );
-    r.speed = Some(measure(c.msgs.len(), c.total_bytes(), target, || {
+    r.failures = fails;
+    r.measured = c.msgs.len();
+    r.notes = "lazy: not a full decode, excluded from comparisons".into();
+    Item::new(r, c.msgs.len(), c.total_bytes(), || {
         let mut ok = 0u64;
         for m in &c.msgs {
             if let Some(u) = rustbgpd::Rustbgpd::frame(m) {
@@ -778,11 +891,7 @@ fn bench_rustbgpd_frame(c: &Corpus, target: Duration) -> Row {
             }
         }
         ok
-    }));
-    r.failures = fails;
-    r.measured = c.msgs.len();
-    r.notes = "lazy: not a full decode, excluded from comparisons".into();
-    r
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -835,7 +944,7 @@ impl Report {
                 String::new()
             };
             println!(
-                "| {} | {} | {} | {:.1} | {:.2} | {:.2}× | {} | {} | {} |",
+                "| {} | {} | {} | {:.1} | {:.3} | {:.2}× | {} | {} | {} |",
                 r.imp,
                 r.op,
                 fmt_int(s.msgs_per_s),
@@ -883,7 +992,7 @@ impl Report {
         }
         if let Some(d) = dec.and_then(|d| d.speed) {
             out.push(format!(
-                "allocations per owned UPDATE decode: {:.2} (target ≤ 2: {})",
+                "allocations per owned UPDATE decode: {:.3} (target ≤ 2: {})",
                 d.allocs_per_msg,
                 verdict(d.allocs_per_msg <= 2.0 + 1e-9)
             ));
@@ -920,22 +1029,20 @@ fn describe(c: &Corpus) {
 }
 
 fn run(c: &Corpus, target: Duration) -> Report {
-    eprintln!("[codec-bench] {}: bgp-proto", c.name);
-    let (mut rows, ours) = bench_ours(c, target);
-    eprintln!("[codec-bench] {}: netgauze-bgp-pkt", c.name);
-    rows.extend(bench_peer(netgauze::Netgauze::new(), c, &ours, target));
-    eprintln!("[codec-bench] {}: bgpkit-parser", c.name);
-    rows.extend(bench_peer(bgpkit::Bgpkit::new(), c, &ours, target));
-    eprintln!("[codec-bench] {}: zettabgp", c.name);
-    rows.extend(bench_peer(zetta::Zetta::new(), c, &ours, target));
-    eprintln!("[codec-bench] {}: rustbgpd-wire", c.name);
-    rows.extend(bench_peer(rustbgpd::Rustbgpd::new(), c, &ours, target));
-    rows.push(bench_rustbgpd_frame(c, target));
-    eprintln!("[codec-bench] {}: bgp-rs", c.name);
-    rows.extend(bench_peer(bgprs::BgpRs::new(), c, &ours, target));
+    let ctxs: Vec<Context> = c.msgs.iter().map(ctx_for).collect();
+    eprintln!("[codec-bench] {}: validating", c.name);
+    let (mut items, ours) = bench_ours(c, &ctxs);
+    items.extend(bench_peer::<netgauze::Netgauze>(c, &ours));
+    items.extend(bench_peer::<bgpkit::Bgpkit>(c, &ours));
+    items.extend(bench_peer::<zetta::Zetta>(c, &ours));
+    items.extend(bench_peer::<rustbgpd::Rustbgpd>(c, &ours));
+    items.push(bench_rustbgpd_frame(c));
+    items.extend(bench_peer::<bgprs::BgpRs>(c, &ours));
+    eprintln!("[codec-bench] {}: measuring {} items", c.name, items.len());
+    measure_all(&mut items, target);
     Report {
         name: c.name.clone(),
-        rows,
+        rows: items.into_iter().map(|it| it.row).collect(),
     }
 }
 
@@ -1022,6 +1129,7 @@ fn main() {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--quick" => quick = true,
+            "--wall" => CLOCK_WALL.store(true, Ordering::Relaxed),
             "--mrt-dir" => mrt_dir = args.next().map(PathBuf::from),
             "--messages" => {
                 count = args
@@ -1037,7 +1145,7 @@ fn main() {
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: codec-bench [--quick] [--mrt-dir DIR] [--messages N] [--profile ipv4|ipv6|mrt SECONDS [decode|view|encode]]"
+                    "usage: codec-bench [--quick] [--wall] [--mrt-dir DIR] [--messages N] [--profile ipv4|ipv6|mrt SECONDS [decode|view|encode]]"
                 );
                 return;
             }
@@ -1098,9 +1206,21 @@ fn main() {
         return;
     }
 
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "## Codec benchmark (one thread, best of 3 runs, ~{} ms per run)\n",
-        target.as_millis()
+        "## Codec benchmark (one thread, best of 3 runs, ~{} ms per run, {} clock)\n",
+        target.as_millis(),
+        match clock() {
+            Clock::ThreadCpu => "thread CPU-time",
+            Clock::Wall => "wall",
+        }
+    );
+    println!(
+        "Load average at start: {}\n",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     println!("Datasets:\n");
     for c in &corpora {
