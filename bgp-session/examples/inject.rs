@@ -4,21 +4,35 @@
 //! cargo run --release -p bgp-session --example inject -- --local-asn A --peer ADDR[:PORT] \
 //!     --peer-asn B [--router-id ID] [--local-address ADDR] [--count N] [--prefix CIDR] [--len L] \
 //!     [--ipv6] [--hold S] [--md5 PASSWORD] [--passive] [--listen ADDR[:PORT]] [--communities LIST] \
-//!     [--idle-hold S] [--exit-after-sync]
+//!     [--idle-hold S] [--connect-retry S] [--graceful-restart S [--restarting] [--gr-shutdown]] \
+//!     [--add-path] [--exit-after-sync] [--control-stdin]
 //! ```
 //!
 //! Prints the time to Established and until End-of-RIB was sent. Without
 //! `--exit-after-sync` it stays up until SIGINT/SIGTERM, then closes with a
-//! Cease (Administrative Shutdown).
+//! Cease (Administrative Shutdown), or silently with `--gr-shutdown`.
+//!
+//! With `--control-stdin` it also reads one command per line from stdin
+//! (the interop tests drive it this way):
+//!
+//! ```text
+//! announce PREFIX [med=N] [local-pref=N] [communities=A:B,...] [large=A:B:C,...]
+//!                 [origin=igp|egp|incomplete] [prepend=N]
+//! withdraw PREFIX
+//! status            -> one line: "status state=... sent_update=... recv_route_refresh=..."
+//! quit              -> shut down like SIGTERM (end of input does the same)
+//! ```
+//!
+//! Every command is acknowledged with a line `ok <command>` or `error <why>`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use bgp_proto::attribute::{Community, LargeCommunity};
+use bgp_proto::attribute::{Community, LargeCommunity, Origin};
 use bgp_session::{
-    ConnectMode, Event, GracefulRestartConfig, Password, PeerConfig, Peers, RemoteAs, Route,
-    RouteAttrs, Speaker,
+    ConnectMode, DownReason, Event, GracefulRestartConfig, Password, PeerConfig, Peers, RemoteAs,
+    Route, RouteAttrs, Speaker,
 };
 use clap::Parser;
 use ipnet::IpNet;
@@ -92,9 +106,123 @@ struct Args {
     /// Offer ADD-PATH send for the announced family (RFC 7911).
     #[arg(long)]
     add_path: bool,
+    /// ConnectRetryTime in seconds.
+    #[arg(long, default_value_t = 5)]
+    connect_retry: u64,
     /// Exit after End-of-RIB is sent.
     #[arg(long)]
     exit_after_sync: bool,
+    /// Read announce/withdraw/status/quit commands from stdin (see the module docs).
+    #[arg(long)]
+    control_stdin: bool,
+}
+
+/// Parses `announce PREFIX [key=value...]` arguments into a route.
+fn parse_route(args: &[&str]) -> anyhow::Result<Route> {
+    let (prefix, opts) = args.split_first().context("announce: missing prefix")?;
+    let prefix: IpNet = prefix
+        .parse()
+        .with_context(|| format!("bad prefix {prefix:?}"))?;
+    let mut attrs = RouteAttrs::default();
+    for opt in opts {
+        let (k, v) = opt
+            .split_once('=')
+            .with_context(|| format!("expected key=value, got {opt:?}"))?;
+        let list = || v.split(',').filter(|s| !s.is_empty());
+        match k {
+            "med" => attrs.med = Some(v.parse()?),
+            "local-pref" => attrs.local_pref = Some(v.parse()?),
+            "communities" => {
+                attrs.communities = list().map(str::parse).collect::<Result<_, _>>()?
+            }
+            "large" => {
+                attrs.large_communities = list().map(str::parse).collect::<Result<_, _>>()?
+            }
+            "prepend" => attrs.as_path_prepend = v.parse()?,
+            "origin" => {
+                attrs.origin = Some(match v {
+                    "igp" => Origin::Igp,
+                    "egp" => Origin::Egp,
+                    "incomplete" => Origin::Incomplete,
+                    _ => bail!("bad origin {v:?}"),
+                })
+            }
+            _ => bail!("unknown attribute {k:?}"),
+        }
+    }
+    Ok(Route::with_attrs(prefix, attrs))
+}
+
+/// One line describing the peer's state and counters.
+fn status_line(speaker: &Speaker, peer: SocketAddr) -> String {
+    let Some(s) = speaker.status(peer) else {
+        return "status state=Removed".into();
+    };
+    let st = &s.stats;
+    format!(
+        "status state={} synced={} flaps={} sent_open={} sent_update={} sent_keepalive={} \
+         sent_notification={} sent_route_refresh={} recv_open={} recv_update={} recv_keepalive={} \
+         recv_notification={} recv_route_refresh={} announced={} pending={}",
+        s.state,
+        s.synced,
+        st.flaps,
+        st.sent.open,
+        st.sent.update,
+        st.sent.keepalive,
+        st.sent.notification,
+        st.sent.route_refresh,
+        st.received.open,
+        st.received.update,
+        st.received.keepalive,
+        st.received.notification,
+        st.received.route_refresh,
+        st.prefixes_announced,
+        st.prefixes_pending,
+    )
+}
+
+/// Human-readable reason a session went down.
+fn down_reason(r: &DownReason) -> String {
+    match r {
+        DownReason::NotificationSent(n) => format!("sent NOTIFICATION {n}"),
+        DownReason::NotificationReceived(n) => format!("received NOTIFICATION {n}"),
+        DownReason::ConnectionClosed => "connection closed".into(),
+        DownReason::GracefulRestart => "graceful restart".into(),
+    }
+}
+
+/// What a control command asks for.
+enum Control {
+    Continue,
+    Quit,
+}
+
+/// Runs one control command; prints `ok ...` or `error ...`.
+fn control(speaker: &Speaker, peer: SocketAddr, line: &str) -> Control {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let result: anyhow::Result<Option<String>> = match words.split_first() {
+        None => return Control::Continue,
+        Some((&"announce", rest)) => parse_route(rest).map(|r| {
+            speaker.announce(r, Peers::All);
+            None
+        }),
+        Some((&"withdraw", [p])) => p
+            .parse::<IpNet>()
+            .map(|p| {
+                speaker.withdraw(p);
+                None
+            })
+            .map_err(Into::into),
+        Some((&"status", [])) => Ok(Some(status_line(speaker, peer))),
+        Some((&"quit", [])) => return Control::Quit,
+        Some(_) => Err(anyhow::anyhow!("unknown command")),
+    };
+    match result {
+        Ok(Some(out)) => println!("{out}"),
+        Ok(None) => println!("ok {line}"),
+        Err(e) => println!("error {line}: {e:#}"),
+    }
+    Control::Continue
 }
 
 fn parse_addr(s: &str, default_port: u16) -> anyhow::Result<SocketAddr> {
@@ -179,6 +307,7 @@ async fn main() -> anyhow::Result<()> {
     cfg.local_address = args.local_address;
     cfg.md5_password = args.md5.map(Password::new);
     cfg.idle_hold = Duration::from_secs(args.idle_hold);
+    cfg.connect_retry = Duration::from_secs(args.connect_retry);
     cfg.mode = if args.passive {
         ConnectMode::Passive
     } else {
@@ -189,12 +318,9 @@ async fn main() -> anyhow::Result<()> {
         restarting: args.restarting,
     });
     if args.add_path {
-        let fam = if args.ipv6 {
-            bgp_proto::Family::IPV6_UNICAST
-        } else {
-            bgp_proto::Family::IPV4_UNICAST
-        };
-        cfg.add_path_send.insert(fam);
+        for fam in cfg.families.clone() {
+            cfg.add_path_send.insert(fam);
+        }
     }
     let attrs = RouteAttrs {
         communities: args.communities,
@@ -219,8 +345,29 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("announcing {} prefixes to {peer}", prefixes.len());
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut established: Option<Duration> = None;
+    // Commands from stdin, read on a plain thread (tokio's stdin needs a feature we do not enable).
+    let (line_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
+    if args.control_stdin {
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lines() {
+                let Ok(line) = line else { break };
+                if line_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
     loop {
         tokio::select! {
+            line = lines.recv(), if args.control_stdin => match line {
+                Some(line) => {
+                    if let Control::Quit = control(&speaker, peer, line.trim()) {
+                        break;
+                    }
+                }
+                // End of input: leave like on SIGTERM.
+                None => break,
+            },
             ev = events.recv() => match ev {
                 Ok(e) => match e.event {
                     Event::Established(info) => {
@@ -239,8 +386,8 @@ async fn main() -> anyhow::Result<()> {
                             return Ok(());
                         }
                     }
-                    Event::Down(r) => println!("session down: {r:?}"),
-                    Event::ConnectionError(r) => eprintln!("connection error: {r:?}"),
+                    Event::Down(r) => println!("session down: {}", down_reason(&r)),
+                    Event::ConnectionError(r) => eprintln!("connection error: {}", down_reason(&r)),
                     _ => {}
                 },
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => eprintln!("missed {n} events"),
