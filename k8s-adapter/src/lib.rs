@@ -9,3 +9,8 @@ pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod selector;
+pub mod allocate;
+pub mod announce;
+pub mod objects;
+pub mod plan;
+pub mod world;
