@@ -473,6 +473,24 @@ fn example_data_loads() {
     let (services, slices, nodes, namespaces) = w.counts();
     assert!(services >= 3 && slices >= 3 && nodes == 3 && namespaces >= 2);
     assert!(w.service(&ObjectKey::new("demo", "web")).is_some());
+    // The seed configuration, built by hand (examples-data/metallb-config.yaml).
+    let cfg = common::config(
+        vec![common::pool("default", &["192.168.10.0/24"])],
+        vec![common::peer("peer-0", "127.0.0.1", 64501, 64500)],
+        vec![common::adv("default-adv-0", &["default"])],
+    );
+    let p = plan(&cfg, &w, "node-1", &PlanOptions::default());
+    let a = p.allocations.as_ref().unwrap();
+    let ip = |n: &str| a.get(&ObjectKey::new("demo", n)).unwrap().ips.clone();
+    assert_eq!(ip("batch"), common::ips(&["192.168.10.0"]));
+    assert_eq!(ip("web"), common::ips(&["192.168.10.1"]));
+    assert_eq!(ip("dns-udp"), common::ips(&["192.168.10.53"]));
+    let d = decisions(&p);
+    assert_eq!(d["batch"], "noLocalEndpoints");
+    for s in ["web", "api", "dns-tcp", "dns-udp"] {
+        assert_eq!(d[s], OK, "{s}");
+    }
+    assert_eq!(p.announcements.routes["peer-0"].len(), 3);
 }
 
 #[test]
