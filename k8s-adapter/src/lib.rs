@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod http;
+pub mod kube_io;
 pub mod metrics;
 pub mod selector;
 pub mod allocate;

@@ -1,0 +1,349 @@
+//! Per-node status objects: MetalLB's `ServiceBGPStatus` (one per
+//! announced service) and this project's `BGPSessionState` (one per peer),
+//! written by server-side apply; objects of the node that are no longer
+//! wanted are deleted.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kube::Client;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use serde_json::{Map, Value, json};
+use tracing::debug;
+
+use super::resources::{bgp_session_state_resource, service_bgp_status_resource};
+use super::{FIELD_MANAGER, KubeIoError, is_not_found};
+use crate::announce::NodeAnnouncements;
+use crate::world::ObjectKey;
+
+/// Label naming the node of a `ServiceBGPStatus`.
+pub const NODE_LABEL: &str = "metallb.io/node";
+/// Label naming the service of a `ServiceBGPStatus`.
+pub const SERVICE_NAME_LABEL: &str = "metallb.io/service-name";
+/// Label naming the service namespace of a `ServiceBGPStatus`.
+pub const SERVICE_NAMESPACE_LABEL: &str = "metallb.io/service-namespace";
+/// Label naming the node of a `BGPSessionState`.
+pub const SESSION_NODE_LABEL: &str = "bgp-k8s.io/node";
+/// Label naming the peer of a `BGPSessionState`.
+pub const SESSION_PEER_LABEL: &str = "bgp-k8s.io/peer";
+
+/// One BGP session as the speaker sees it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionState {
+    /// Peer name (the BGPPeer's name, `peer-<index>` for ConfigMap peers).
+    pub peer: String,
+    /// FSM state (`Idle`, `Connect`, `Active`, `OpenSent`, `OpenConfirm`,
+    /// `Established`).
+    pub state: String,
+    /// Seconds since the session was established (0 when it is not).
+    pub uptime_seconds: u64,
+    /// Prefixes advertised to the peer.
+    pub prefixes_sent: u64,
+    /// Prefixes received from the peer.
+    pub prefixes_received: u64,
+    /// The last error, if any.
+    pub last_error: Option<String>,
+    /// The last NOTIFICATION sent or received, if any.
+    pub last_notification: Option<String>,
+}
+
+/// What a sync did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Objects created or changed.
+    pub applied: usize,
+    /// Objects already as wanted (not written).
+    pub unchanged: usize,
+    /// Stale objects deleted.
+    pub deleted: usize,
+}
+
+/// 64-bit FNV-1a, stable across releases (object names depend on it).
+fn fnv1a(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            h ^= 0xff;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        for b in p.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// The name of the `ServiceBGPStatus` of `service` on `node`:
+/// `bgp-<16 hex digits>`, a hash of node, namespace and name.
+pub fn service_bgp_status_name(node: &str, service: &ObjectKey) -> String {
+    format!(
+        "bgp-{:016x}",
+        fnv1a(&[node, &service.namespace, &service.name])
+    )
+}
+
+fn is_dns_subdomain(s: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !s.is_empty()
+        && s.len() <= 253
+        && s.chars().all(|c| alnum(c) || c == '-' || c == '.')
+        && s.starts_with(alnum)
+        && s.ends_with(alnum)
+}
+
+/// The name of the `BGPSessionState` of `peer` on `node`: `<node>-<peer>`
+/// when that is a valid object name, else `bgpsession-<16 hex digits>`.
+pub fn session_state_name(node: &str, peer: &str) -> String {
+    let plain = format!("{node}-{peer}");
+    if is_dns_subdomain(&plain) {
+        plain
+    } else {
+        format!("bgpsession-{:016x}", fnv1a(&[node, peer]))
+    }
+}
+
+/// For each service a node announces, the peers it announces it to (from
+/// the per-route sources of the node's announcements).
+pub fn service_peers(a: &NodeAnnouncements) -> BTreeMap<ObjectKey, BTreeSet<String>> {
+    let mut out: BTreeMap<ObjectKey, BTreeSet<String>> = BTreeMap::new();
+    for ((peer, _prefix), services) in &a.sources {
+        for svc in services {
+            out.entry(svc.clone()).or_default().insert(peer.clone());
+        }
+    }
+    out
+}
+
+/// One object to apply.
+struct Desired {
+    name: String,
+    labels: BTreeMap<String, String>,
+    status: Value,
+}
+
+/// Removes null members of an object (what a stored object looks like
+/// after a patch that sets them to null).
+fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect::<Map<String, Value>>(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Writes one node's status objects.
+#[derive(Clone)]
+pub struct StatusPublisher {
+    client: Client,
+    namespace: String,
+    node: String,
+}
+
+impl StatusPublisher {
+    /// A publisher for `node`'s objects in `namespace` (MetalLB's).
+    pub fn new(client: Client, namespace: &str, node: &str) -> Self {
+        Self {
+            client,
+            namespace: namespace.to_owned(),
+            node: node.to_owned(),
+        }
+    }
+
+    /// Makes this node's `ServiceBGPStatus` objects match `announced`
+    /// (service → names of the peers it is announced to; services with no
+    /// peer get no object): each applied when missing or different, and
+    /// every other object labelled with this node deleted.
+    pub async fn sync_service_statuses(
+        &self,
+        announced: &BTreeMap<ObjectKey, BTreeSet<String>>,
+    ) -> Result<SyncReport, KubeIoError> {
+        let desired = announced
+            .iter()
+            .filter(|(_, peers)| !peers.is_empty())
+            .map(|(svc, peers)| Desired {
+                name: service_bgp_status_name(&self.node, svc),
+                labels: BTreeMap::from([
+                    (NODE_LABEL.to_owned(), self.node.clone()),
+                    (SERVICE_NAME_LABEL.to_owned(), svc.name.clone()),
+                    (SERVICE_NAMESPACE_LABEL.to_owned(), svc.namespace.clone()),
+                ]),
+                status: json!({
+                    "node": self.node,
+                    "serviceName": svc.name,
+                    "serviceNamespace": svc.namespace,
+                    "peers": peers,
+                }),
+            })
+            .collect();
+        let selector = format!("{NODE_LABEL}={}", self.node);
+        self.sync(&service_bgp_status_resource(), &selector, desired)
+            .await
+    }
+
+    /// Makes this node's `BGPSessionState` objects match `sessions` (one per
+    /// peer), deleting those of peers no longer present.
+    pub async fn sync_session_states(
+        &self,
+        sessions: &[SessionState],
+    ) -> Result<SyncReport, KubeIoError> {
+        let desired = sessions
+            .iter()
+            .map(|s| Desired {
+                name: session_state_name(&self.node, &s.peer),
+                labels: BTreeMap::from([
+                    (SESSION_NODE_LABEL.to_owned(), self.node.clone()),
+                    (SESSION_PEER_LABEL.to_owned(), label_value(&s.peer)),
+                ]),
+                status: json!({
+                    "node": self.node,
+                    "peer": s.peer,
+                    "state": s.state,
+                    "uptimeSeconds": s.uptime_seconds,
+                    "prefixesSent": s.prefixes_sent,
+                    "prefixesReceived": s.prefixes_received,
+                    "lastError": s.last_error,
+                    "lastNotification": s.last_notification,
+                }),
+            })
+            .collect();
+        let selector = format!("{SESSION_NODE_LABEL}={}", self.node);
+        self.sync(&bgp_session_state_resource(), &selector, desired)
+            .await
+    }
+
+    /// Deletes every status object of this node (when the speaker leaves).
+    pub async fn delete_all(&self) -> Result<usize, KubeIoError> {
+        let a = self
+            .sync(
+                &service_bgp_status_resource(),
+                &format!("{NODE_LABEL}={}", self.node),
+                Vec::new(),
+            )
+            .await?;
+        let b = self
+            .sync(
+                &bgp_session_state_resource(),
+                &format!("{SESSION_NODE_LABEL}={}", self.node),
+                Vec::new(),
+            )
+            .await?;
+        Ok(a.deleted + b.deleted)
+    }
+
+    async fn sync(
+        &self,
+        ar: &ApiResource,
+        selector: &str,
+        desired: Vec<Desired>,
+    ) -> Result<SyncReport, KubeIoError> {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), &self.namespace, ar);
+        let existing: BTreeMap<String, DynamicObject> = api
+            .list(&ListParams::default().labels(selector))
+            .await?
+            .items
+            .into_iter()
+            .filter_map(|o| o.metadata.name.clone().map(|n| (n, o)))
+            .collect();
+        let mut report = SyncReport::default();
+        let apply = PatchParams::apply(FIELD_MANAGER).force();
+        let wanted: BTreeSet<&str> = desired.iter().map(|d| d.name.as_str()).collect();
+        for d in &desired {
+            let status = without_nulls(&d.status);
+            if let Some(o) = existing.get(&d.name) {
+                let labels = o.metadata.labels.clone().unwrap_or_default();
+                let labels_ok = d.labels.iter().all(|(k, v)| labels.get(k) == Some(v));
+                // Nulls compare as absent whichever way the server stored them.
+                let current = o.data.get("status").map(without_nulls);
+                if labels_ok && current.as_ref() == Some(&status) {
+                    report.unchanged += 1;
+                    continue;
+                }
+            }
+            let object = json!({
+                "apiVersion": ar.api_version,
+                "kind": ar.kind,
+                "metadata": {
+                    "name": d.name,
+                    "namespace": self.namespace,
+                    "labels": d.labels,
+                },
+                // Ignored where the CRD has a status subresource; kept for
+                // CRDs without one.
+                "status": d.status,
+            });
+            api.patch(&d.name, &apply, &Patch::Apply(&object)).await?;
+            let status_patch = json!({
+                "apiVersion": ar.api_version,
+                "kind": ar.kind,
+                "metadata": { "name": d.name, "namespace": self.namespace },
+                "status": d.status,
+            });
+            match api
+                .patch_status(&d.name, &apply, &Patch::Apply(&status_patch))
+                .await
+            {
+                Ok(_) => {}
+                // No status subresource: the status went with the object.
+                Err(e) if is_not_found(&e) => {
+                    debug!(kind = %ar.kind, name = %d.name, "no status subresource");
+                }
+                Err(e) => return Err(e.into()),
+            }
+            debug!(kind = %ar.kind, name = %d.name, "applied");
+            report.applied += 1;
+        }
+        for name in existing.keys() {
+            if wanted.contains(name.as_str()) {
+                continue;
+            }
+            match api.delete(name, &DeleteParams::default()).await {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+            debug!(kind = %ar.kind, %name, "stale object deleted");
+            report.deleted += 1;
+        }
+        Ok(report)
+    }
+}
+
+/// A label value for `s`: itself when valid (≤ 63 characters of
+/// `[A-Za-z0-9._-]`, alphanumeric at both ends), else a hash.
+fn label_value(s: &str) -> String {
+    let ok = s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        s.to_owned()
+    } else {
+        format!("h{:016x}", fnv1a(&[s]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_stable_and_valid() {
+        let key = ObjectKey::new("default", "web");
+        let a = service_bgp_status_name("node-1", &key);
+        assert_eq!(a, service_bgp_status_name("node-1", &key));
+        assert_ne!(a, service_bgp_status_name("node-2", &key));
+        assert!(a.starts_with("bgp-") && a.len() == 20);
+        // The separator matters: ("a", "bc") and ("ab", "c") differ.
+        assert_ne!(fnv1a(&["a", "bc"]), fnv1a(&["ab", "c"]));
+        assert_eq!(session_state_name("node-1", "peer1"), "node-1-peer1");
+        assert!(session_state_name("Node_1", "p").starts_with("bgpsession-"));
+        assert_eq!(label_value("peer-0"), "peer-0");
+        assert!(label_value(&"x".repeat(70)).starts_with('h'));
+    }
+}
