@@ -277,6 +277,16 @@ impl Daemon for Bird {
         table(parse_routes(&out)?.into_iter().map(|(p, r, _)| (p, r)))
     }
 
+    fn route_count(&self, n: &Neighbor) -> Result<usize, String> {
+        // "N of M routes for K networks in table master4", one line per table.
+        let out = self.birdc(&["show", "route", "protocol", &proto(n), "count"])?;
+        Ok(out
+            .lines()
+            .filter(|l| l.contains(" routes for "))
+            .filter_map(|l| l.split_whitespace().next()?.parse::<usize>().ok())
+            .sum())
+    }
+
     /// BIRD 2.0 prints no per-route stale flag; while "Neighbor graceful
     /// restart active" shows, every route of the protocol is stale (BIRD
     /// marks the whole channel at the start of the restart).

@@ -78,6 +78,11 @@ pub trait Daemon: Send {
     /// Every route the daemon holds from `n` (both families).
     fn routes(&self, n: &Neighbor) -> Result<Table, String>;
 
+    /// How many routes the daemon accepted from `n` (cheap for large tables).
+    fn route_count(&self, n: &Neighbor) -> Result<usize, String> {
+        Ok(self.routes(n)?.len())
+    }
+
     /// Prefixes from `n` the daemon marks as stale (graceful restart).
     fn stale(&self, n: &Neighbor) -> Result<Vec<ipnet::IpNet>, String> {
         let _ = n;

@@ -313,12 +313,12 @@ impl Daemon for Exabgp {
         let log = self.proc.as_ref().map(Proc::log_text).unwrap_or_default();
         let detail = log
             .lines()
+            .rev()
             .filter(|l| l.contains(&n.addr.to_string()) || l.to_lowercase().contains("hold"))
-            .filter(|l| {
+            .find(|l| {
                 let l = l.to_lowercase();
                 l.contains("hold") || l.contains("timer") || l.contains("closing")
             })
-            .last()
             .unwrap_or_default()
             .to_owned();
         format!("reason {reason}; log: {detail}")

@@ -338,6 +338,19 @@ impl Daemon for Frr {
         )
     }
 
+    fn route_count(&self, n: &Neighbor) -> Result<usize, String> {
+        let v = self.neighbor(n)?;
+        let mut total = 0;
+        for (on, af) in [(n.ipv4, "ipv4Unicast"), (n.ipv6, "ipv6Unicast")] {
+            if on {
+                total += v["addressFamilyInfo"][af]["acceptedPrefixCounter"]
+                    .as_u64()
+                    .unwrap_or(0);
+            }
+        }
+        usize::try_from(total).map_err(|e| e.to_string())
+    }
+
     fn stale(&self, n: &Neighbor) -> Result<Vec<IpNet>, String> {
         Ok(self
             .all_paths(n)?

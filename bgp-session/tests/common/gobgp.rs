@@ -257,8 +257,8 @@ impl Daemon for Gobgp {
         let log = self.proc.as_ref().map(Proc::log_text).unwrap_or_default();
         let key = format!("Key={} ", n.addr);
         log.lines()
-            .filter(|l| l.contains(&key) && l.contains("Peer Down"))
-            .last()
+            .rev()
+            .find(|l| l.contains(&key) && l.contains("Peer Down"))
             .unwrap_or_default()
             .to_owned()
     }
@@ -270,6 +270,17 @@ impl Daemon for Gobgp {
                 .map(|(p, v)| route_from(&v).map(|r| (p, r)))
                 .collect::<Result<Vec<_>, _>>()?,
         )
+    }
+
+    fn route_count(&self, n: &Neighbor) -> Result<usize, String> {
+        let v = self.neighbor(n)?;
+        let total: u64 = v["afi_safis"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["state"]["accepted"].as_u64())
+            .sum();
+        usize::try_from(total).map_err(|e| e.to_string())
     }
 
     fn stale(&self, n: &Neighbor) -> Result<Vec<IpNet>, String> {

@@ -70,3 +70,25 @@ pub fn prerequisites(test: &str, binaries: &[&str]) -> bool {
     eprintln!("SKIPPED: {reason}");
     false
 }
+
+/// The first line a `--version` style command prints (stdout or stderr).
+pub fn version(argv: &[&str]) -> String {
+    let Some((cmd, args)) = argv.split_first() else {
+        return String::new();
+    };
+    match std::process::Command::new(cmd).args(args).output() {
+        Ok(o) => {
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            text.lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        }
+        Err(e) => format!("{cmd}: {e}"),
+    }
+}
