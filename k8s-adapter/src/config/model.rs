@@ -26,14 +26,18 @@ pub enum Source {
 pub struct Config {
     /// Where it came from.
     pub source: Source,
-    /// Address pools by name (`protocol: bgp` pools for the ConfigMap; all
-    /// IPAddressPools for CRDs, since L2-only pools still allocate).
+    /// Address pools by name: every pool, since pools allocate independently
+    /// of how they are announced (ConfigMap `protocol: layer2` pools and
+    /// IPAddressPools no BGPAdvertisement selects are here too; they simply
+    /// have no advertisement).
     pub pools: BTreeMap<String, Pool>,
-    /// BGP peers by name (ConfigMap peers get generated names `peer-<index>`).
+    /// BGP peers by name (ConfigMap peers get generated names `peer-<index>`,
+    /// counting from 0 in `peers` order).
     pub peers: BTreeMap<String, Peer>,
-    /// BGP advertisements in declaration order. A ConfigMap pool's
-    /// `bgp-advertisements` become advertisements that select that pool only
-    /// (one default advertisement when the list is absent).
+    /// BGP advertisements in declaration order. A ConfigMap `protocol: bgp`
+    /// pool's `bgp-advertisements` become advertisements named
+    /// `<pool>-adv-<index>` that select that pool only (one default
+    /// advertisement, `<pool>-adv-0`, when the list is absent or empty).
     pub advertisements: Vec<Advertisement>,
     /// Community aliases (ConfigMap `bgp-communities`, Community CRs).
     pub communities: BTreeMap<String, CommunityValue>,
