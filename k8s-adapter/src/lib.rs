@@ -5,13 +5,14 @@
 //! pure functions over plain data; the binary (`main.rs`) adds the kube-rs
 //! I/O, standalone mode, metrics and health endpoints.
 
+pub mod allocate;
+pub mod announce;
 pub mod config;
 pub mod http;
 pub mod kube_io;
 pub mod metrics;
-pub mod selector;
-pub mod allocate;
-pub mod announce;
 pub mod objects;
 pub mod plan;
+pub mod selector;
+pub mod standalone;
 pub mod world;

@@ -1,20 +1,62 @@
 //! `k8s-adapter`: MetalLB-compatible BGP load balancing for Kubernetes.
 //!
 //! Subcommands:
+//! - `standalone --config FILE --objects FILE_OR_DIR --node NAME [--demo]`:
+//!   allocate and announce from files, no cluster needed.
+//! - `plan --config FILE --objects FILE_OR_DIR --node NAME`: print what the
+//!   adapter would do, as JSON.
 //! - `check-config FILE...`: validate MetalLB configuration files.
-//! - `plan --config FILE --objects FILE_OR_DIR --node NAME`: print what the adapter would do.
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use k8s_adapter::plan::PlanOptions;
 
 /// MetalLB-compatible BGP load balancer.
 #[derive(Parser)]
 #[command(name = "k8s-adapter", version)]
 struct Cli {
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true)]
+    log_json: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct Inputs {
+    /// MetalLB configuration: a legacy ConfigMap or metallb.io CRs (repeatable).
+    #[arg(long, required = true)]
+    config: Vec<PathBuf>,
+    /// Services, EndpointSlices, Nodes and Namespaces as `kubectl get -o yaml`
+    /// writes them: files or directories (repeatable).
+    #[arg(long, required = true)]
+    objects: Vec<PathBuf>,
+    /// The node to announce from.
+    #[arg(long)]
+    node: String,
+    /// Handle only Services of this loadBalancerClass.
+    #[arg(long)]
+    lb_class: Option<String>,
+    /// Ignore the node.kubernetes.io/exclude-from-external-load-balancers label.
+    #[arg(long)]
+    ignore_exclude_lb: bool,
+}
+
+impl Inputs {
+    fn plan_options(&self) -> PlanOptions {
+        PlanOptions {
+            lb_class: self.lb_class.clone(),
+            ignore_exclude_lb: self.ignore_exclude_lb,
+            ..PlanOptions::default()
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -25,30 +67,117 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print, as JSON, what the adapter would allocate and announce from a node.
+    Plan {
+        #[command(flatten)]
+        inputs: Inputs,
+    },
+    /// Allocate and announce from files, watching them for changes.
+    Standalone {
+        #[command(flatten)]
+        inputs: Inputs,
+        /// Start an embedded route collector on loopback and point every peer at it.
+        #[arg(long)]
+        demo: bool,
+        /// Serve /metrics, /healthz and /readyz here (e.g. 127.0.0.1:9120).
+        #[arg(long)]
+        metrics_addr: Option<SocketAddr>,
+    },
+}
+
+fn paths(v: &[PathBuf]) -> Vec<&Path> {
+    v.iter().map(PathBuf::as_path).collect()
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::CheckConfig { files } => {
-            let paths: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
-            match k8s_adapter::config::load_paths(&paths) {
-                Ok(cfg) => {
-                    println!(
-                        "configuration OK: {} pool(s), {} peer(s), {} advertisement(s)",
-                        cfg.pools.len(),
-                        cfg.peers.len(),
-                        cfg.advertisements.len()
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(errs) => {
-                    for e in &errs.0 {
-                        eprintln!("error: {e}");
-                    }
-                    ExitCode::FAILURE
-                }
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    if cli.log_json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::CheckConfig { files } => match k8s_adapter::config::load_paths(&paths(&files)) {
+            Ok(cfg) => {
+                println!(
+                    "configuration OK: {} pool(s), {} peer(s), {} advertisement(s)",
+                    cfg.pools.len(),
+                    cfg.peers.len(),
+                    cfg.advertisements.len()
+                );
+                Ok(ExitCode::SUCCESS)
             }
+            Err(errs) => {
+                for e in &errs.0 {
+                    eprintln!("error: {e}");
+                }
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        Command::Plan { inputs } => {
+            let cfg = k8s_adapter::config::load_paths(&paths(&inputs.config))
+                .context("loading the configuration")?;
+            let world = k8s_adapter::objects::load_paths(&paths(&inputs.objects))
+                .context("loading the objects")?;
+            let report = k8s_adapter::plan::plan_report_with(
+                &cfg,
+                &world,
+                &inputs.node,
+                &inputs.plan_options(),
+            );
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Standalone {
+            inputs,
+            demo,
+            metrics_addr,
+        } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let speaker = bgp_session::Speaker::new();
+                let metrics = Arc::new(k8s_adapter::metrics::Metrics::new(Some(speaker.clone())));
+                if let Some(addr) = metrics_addr {
+                    let health = k8s_adapter::http::Health {
+                        metrics: metrics.clone(),
+                        ready: Arc::new(AtomicBool::new(true)),
+                    };
+                    let bound = k8s_adapter::http::serve(addr, health).await?;
+                    println!("metrics     serving on http://{bound}/metrics");
+                }
+                let opts = k8s_adapter::standalone::Options {
+                    plan: inputs.plan_options(),
+                    config: inputs.config,
+                    objects: inputs.objects,
+                    node: inputs.node,
+                    demo,
+                    poll: Duration::from_millis(200),
+                };
+                k8s_adapter::standalone::run(opts, speaker, Some(metrics)).await?;
+                anyhow::Ok(ExitCode::SUCCESS)
+            })
         }
     }
 }
