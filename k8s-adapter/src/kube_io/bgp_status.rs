@@ -4,6 +4,9 @@
 //! wanted are deleted.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use bgp_session::{PeerStatus, State as FsmState};
 
 use kube::Client;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
@@ -44,6 +47,38 @@ pub struct SessionState {
     pub last_error: Option<String>,
     /// The last NOTIFICATION sent or received, if any.
     pub last_notification: Option<String>,
+}
+
+impl SessionState {
+    /// The state of the session with `peer` (its configured name) from the
+    /// speaker's view of it; `now` measures the uptime.
+    pub fn from_peer_status(peer: &str, status: &PeerStatus, now: Instant) -> Self {
+        let stats = &status.stats;
+        let established = status.state == FsmState::Established;
+        let uptime_seconds = match stats.established_at {
+            Some(t) if established => now.saturating_duration_since(t).as_secs(),
+            _ => 0,
+        };
+        let sent = stats.last_notification_sent.as_ref();
+        let received = stats.last_notification_received.as_ref();
+        let last_notification = match (sent, received) {
+            (Some(s), Some(r)) => Some(format!("sent: {s}; received: {r}")),
+            (Some(s), None) => Some(format!("sent: {s}")),
+            (None, Some(r)) => Some(format!("received: {r}")),
+            (None, None) => None,
+        };
+        Self {
+            peer: peer.to_owned(),
+            // Variant names (`OpenSent`), as the CRD documents, not the
+            // lower-case `Display` names.
+            state: format!("{:?}", status.state),
+            uptime_seconds,
+            prefixes_sent: u64::try_from(stats.prefixes_announced).unwrap_or(u64::MAX),
+            prefixes_received: u64::try_from(stats.prefixes_received).unwrap_or(u64::MAX),
+            last_error: stats.last_error.clone(),
+            last_notification,
+        }
+    }
 }
 
 /// What a sync did.
@@ -345,5 +380,39 @@ mod tests {
         assert!(session_state_name("Node_1", "p").starts_with("bgpsession-"));
         assert_eq!(label_value("peer-0"), "peer-0");
         assert!(label_value(&"x".repeat(70)).starts_with('h'));
+    }
+
+    #[test]
+    fn session_state_from_peer_status() {
+        let now = Instant::now();
+        let mut stats = bgp_session::SessionStats {
+            prefixes_announced: 3,
+            prefixes_received: 2,
+            last_error: Some("hold timer expired".into()),
+            ..bgp_session::SessionStats::default()
+        };
+        stats.established_at = now.checked_sub(std::time::Duration::from_secs(42));
+        let status = PeerStatus {
+            peer: "198.51.100.1:179".parse().unwrap_or_else(|e| panic!("{e}")),
+            state: FsmState::Established,
+            stats,
+            info: None,
+            synced: true,
+        };
+        let s = SessionState::from_peer_status("peer-a", &status, now);
+        assert_eq!(s.peer, "peer-a");
+        assert_eq!(s.state, "Established");
+        assert_eq!(s.uptime_seconds, 42);
+        assert_eq!((s.prefixes_sent, s.prefixes_received), (3, 2));
+        assert_eq!(s.last_error.as_deref(), Some("hold timer expired"));
+        assert_eq!(s.last_notification, None);
+        let idle = PeerStatus {
+            state: FsmState::Idle,
+            ..status
+        };
+        assert_eq!(
+            SessionState::from_peer_status("peer-a", &idle, now).uptime_seconds,
+            0
+        );
     }
 }
