@@ -361,7 +361,8 @@ impl Session {
                 } else {
                     match ipv4_next_hop(&attrs, local) {
                         Some(nh) => {
-                            let path = self.path_attributes(&attrs, ibgp, Some(nh));
+                            let path =
+                                self.path_attributes(&attrs, ibgp, Some(nh), tx.four_octet_as);
                             count += builder.announce_into(&path, &v4, &mut out).unwrap_or(0);
                         }
                         None => self.not_sent(&v4, "no IPv4 next hop: set one explicitly"),
@@ -373,7 +374,7 @@ impl Session {
                     self.not_sent(&v6, "IPv6 unicast not negotiated");
                 } else {
                     let nh = ipv6_next_hop(&attrs, local);
-                    let path = self.path_attributes(&attrs, ibgp, None);
+                    let path = self.path_attributes(&attrs, ibgp, None, tx.four_octet_as);
                     count += builder
                         .announce_mp_into(Family::IPV6_UNICAST, &nh, &path, &v6, &mut out)
                         .unwrap_or(0);
@@ -412,6 +413,7 @@ impl Session {
         a: &RouteAttrs,
         ibgp: bool,
         v4_next_hop: Option<Ipv4Addr>,
+        four_octet_as: bool,
     ) -> Vec<PathAttribute> {
         let mut v = Vec::with_capacity(8);
         v.push(AttrValue::Origin(a.origin.unwrap_or(Origin::Igp)).into());
@@ -424,7 +426,14 @@ impl Session {
                 1 + usize::from(a.as_path_prepend),
             ))
         };
+        // RFC 6793 §4.2.2: toward a peer without 4-octet AS support, AS_PATH
+        // carries AS_TRANS for ASes above 65535, and AS4_PATH the real path
+        // (only when some AS does not fit two octets).
+        let as4 = (!four_octet_as && path.has_four_octet_asn()).then(|| path.clone());
         v.push(AttrValue::AsPath(path).into());
+        if let Some(p) = as4 {
+            v.push(AttrValue::As4Path(p).into());
+        }
         if let Some(nh) = v4_next_hop {
             v.push(AttrValue::NextHop(nh).into());
         }

@@ -505,3 +505,78 @@ fn graceful_restart_helper_purges_after_restart_time() {
     p.run_for(Duration::from_secs(15));
     assert_eq!(p.received().len(), 0, "restart time passed without A");
 }
+
+#[test]
+fn four_octet_as_toward_an_old_speaker_uses_as_trans_and_as4_path() {
+    use bgp_proto::attribute::AS_TRANS;
+    use bgp_proto::capability::Capability;
+    use bgp_proto::{Context, Family, Message, Open};
+    // We are AS 4200000001; the peer is an "OLD" speaker without the 4-octet capability.
+    let mut s = Session::new(config(4_200_000_001, 65002, [10, 0, 0, 1], B_ADDR));
+    s.announce(
+        "203.0.113.0/24".parse().unwrap(),
+        Arc::new(RouteAttrs::default()),
+    );
+    let now = Instant::now();
+    s.handle(now, Input::Start);
+    assert_eq!(s.poll_action(), Some(Action::Connect));
+    let conn = ConnId(1);
+    s.handle(
+        now,
+        Input::TcpConnected {
+            conn,
+            direction: Direction::Outbound,
+            local: A_ADDR.parse().unwrap(),
+            remote: B_ADDR.parse().unwrap(),
+        },
+    );
+    let old = Open::new(
+        65002,
+        90,
+        "10.0.0.2".parse().unwrap(),
+        vec![Capability::Multiprotocol(Family::IPV4_UNICAST)],
+    );
+    let ctx2 = Context::default();
+    let mut bytes = Message::Open(old).to_bytes(&ctx2).unwrap().to_vec();
+    bytes.extend_from_slice(&Message::Keepalive.to_bytes(&ctx2).unwrap());
+    s.handle(
+        now,
+        Input::Bytes {
+            conn,
+            data: bytes.into(),
+        },
+    );
+    s.flush();
+    assert_eq!(s.state(), State::Established);
+    let mut update = None;
+    while let Some(a) = s.poll_action() {
+        if let Action::Send { data, .. } = a {
+            let mut rest = data;
+            while rest.len() >= 19 {
+                let len = usize::from(u16::from_be_bytes([rest[16], rest[17]]));
+                let m = rest.split_to(len);
+                if let Message::Update(u) = Message::decode(&m, &ctx2).unwrap().message {
+                    if !u.nlri.is_empty() {
+                        update = Some(u);
+                    }
+                }
+            }
+        }
+    }
+    let u = update.expect("an UPDATE with the route");
+    assert_eq!(
+        u.as_path().unwrap().to_string(),
+        AS_TRANS.to_string(),
+        "AS_TRANS in AS_PATH"
+    );
+    let as4 = u.attributes.iter().find_map(|a| match &a.value {
+        AttrValue::As4Path(p) => Some(p.to_string()),
+        _ => None,
+    });
+    assert_eq!(
+        as4.as_deref(),
+        Some("4200000001"),
+        "the real path in AS4_PATH (RFC 6793 §4.2.2)"
+    );
+    assert_eq!(u.effective_as_path().unwrap().to_string(), "4200000001");
+}
