@@ -329,7 +329,7 @@ fn peer(spec: BgpPeerSpecV2, o: &CrObject, diag: &mut Diag) -> Option<Peer> {
         diag.warn(
             obj,
             "spec.dualStackAddressFamily",
-            "accepted; the families carried on the session follow capability negotiation",
+            "accepted: every session offers IPv4 and IPv6 unicast and carries what the peer negotiates",
         );
     }
     if spec.disable_mp.is_some_and(|b| b.0) {
