@@ -324,6 +324,18 @@ fn route_sessions(p: &Profile, lab: &Lab) -> Vec<Sess> {
             v.push(s);
         }
     }
+    // The daemon connects and we only listen; then both connect (a collision,
+    // RFC 4271 §6.8, when the connections cross: the log says how many were opened).
+    for (slot, name, ours) in [(9, "active", "--passive"), (10, "collide", "")] {
+        let mut s = mk(slot, name, false, e4, e4, e4);
+        s.nb.passive = false;
+        let listen = format!("{}:179", s.nb.addr);
+        s.opts = s.opts.arg(&["--listen", &listen]);
+        if !ours.is_empty() {
+            s.opts = s.opts.arg(&[ours]);
+        }
+        v.push(s);
+    }
     // ADD-PATH: the daemon asks to receive several paths; we offer to send.
     let mut s = mk(8, "addpath", false, e4, e4, e4);
     s.nb.add_path_rx = true;
@@ -435,6 +447,19 @@ fn sessions_and_routes(p: &Profile) {
         lab.log("wrong MD5 password: never Established on either side");
     }
 
+    // No session flapped: each came up exactly once (also the colliding one).
+    for s in sessions.iter().filter(|s| s.nb.name != "badmd5") {
+        let inj = s.inject.as_ref().unwrap();
+        assert_eq!(
+            inj.established_count(),
+            1,
+            "session {} came up more than once: {:?}",
+            s.nb.name,
+            inj.lines()
+        );
+        assert!(d.established(&s.nb).unwrap(), "{} is down", s.nb.name);
+    }
+
     // On the wire (tshark on the daemon's side of the link).
     capture.stop();
     let ids = capture.fields(
@@ -449,6 +474,19 @@ fn sessions_and_routes(p: &Profile) {
     lab.log(&format!(
         "ADD-PATH: {} NLRI on the wire, all with path id 1",
         ids.len()
+    ));
+    let coll = sessions.iter().find(|s| s.nb.name == "collide").unwrap();
+    let syns = capture.fields(
+        &format!(
+            "ip.addr == {} && tcp.port == 179 && tcp.flags.syn == 1 && tcp.flags.ack == 0",
+            coll.nb.addr
+        ),
+        &["ip.src"],
+    );
+    lab.log(&format!(
+        "both sides connecting: {} connections opened (by {:?}), one session kept",
+        syns.len(),
+        syns.iter().flatten().collect::<Vec<_>>()
     ));
     if let Some(us) = refresh_from {
         let them = lab.them_v4();

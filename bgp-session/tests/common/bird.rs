@@ -40,12 +40,13 @@ pub fn config(lab: &Lab, neighbors: &[Neighbor]) -> String {
     );
     for n in neighbors {
         let mut p = format!(
-            "protocol bgp {} {{\n  local {} as {};\n  neighbor {} as {};\n  passive on;\n  hold time {};\n  connect retry time 1;\n  error wait time 1, 2;\n  # keep the session on carrier loss: link cuts must end by hold timer\n  check link off;\n",
+            "protocol bgp {} {{\n  local {} as {};\n  neighbor {} as {};\n  passive {};\n  hold time {};\n  connect retry time 1;\n  error wait time 1, 2;\n  # keep the session on carrier loss: link cuts must end by hold timer\n  check link off;\n",
             proto(n),
             n.local,
             n.local_as,
             n.addr,
             n.peer_as,
+            if n.passive { "on" } else { "off" },
             n.hold
         );
         if !n.as4 {

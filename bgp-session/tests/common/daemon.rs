@@ -37,6 +37,8 @@ pub struct Neighbor {
     pub add_path_rx: bool,
     /// The daemon acts as graceful restart helper.
     pub graceful_restart: bool,
+    /// The daemon only accepts connections (otherwise it connects too).
+    pub passive: bool,
 }
 
 impl Neighbor {
@@ -55,6 +57,7 @@ impl Neighbor {
             ipv6: addr.is_ipv6(),
             add_path_rx: false,
             graceful_restart: false,
+            passive: true,
         }
     }
 

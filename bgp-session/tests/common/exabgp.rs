@@ -40,7 +40,7 @@ pub fn config(lab: &Lab, neighbors: &[Neighbor], api: &str) -> String {
     );
     for n in neighbors {
         c += &format!(
-            "\nneighbor {} {{\n    description \"{}\";\n    router-id {};\n    local-address {};\n    local-as {};\n    peer-as {};\n    hold-time {};\n    passive;\n",
+            "\nneighbor {} {{\n    description \"{}\";\n    router-id {};\n    local-address {};\n    local-as {};\n    peer-as {};\n    hold-time {};\n",
             n.addr,
             n.name,
             lab.them_v4(),
@@ -49,6 +49,9 @@ pub fn config(lab: &Lab, neighbors: &[Neighbor], api: &str) -> String {
             n.peer_as,
             n.hold
         );
+        if n.passive {
+            c += "    passive;\n";
+        }
         if let Some(pw) = &n.md5 {
             c += &format!("    md5-password \"{pw}\";\n");
         }

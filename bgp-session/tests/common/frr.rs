@@ -43,10 +43,15 @@ pub fn config(lab: &Lab, neighbors: &[Neighbor]) -> String {
     );
     for n in neighbors {
         let a = n.addr;
-        c += &format!(
-            " neighbor {a} remote-as {}\n neighbor {a} passive\n",
-            n.peer_as
-        );
+        c += &format!(" neighbor {a} remote-as {}\n", n.peer_as);
+        if n.passive {
+            c += &format!(" neighbor {a} passive\n");
+        } else {
+            c += &format!(
+                " neighbor {a} timers connect 1\n neighbor {a} update-source {}\n",
+                n.local
+            );
+        }
         c += &format!(" neighbor {a} timers {} {}\n", (n.hold / 3).max(1), n.hold);
         if !n.as4 {
             // No capabilities at all in FRR's OPEN (hence no 4-octet AS, no MP: IPv4 unicast).

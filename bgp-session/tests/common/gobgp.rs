@@ -49,8 +49,8 @@ pub fn config(lab: &Lab, neighbors: &[Neighbor]) -> String {
             (n.hold / 3).max(1)
         );
         c += &format!(
-            "  [neighbors.transport.config]\n    passive-mode = true\n    local-address = \"{}\"\n",
-            n.local
+            "  [neighbors.transport.config]\n    passive-mode = {}\n    local-address = \"{}\"\n",
+            n.passive, n.local
         );
         if n.graceful_restart {
             c += "  [neighbors.graceful-restart.config]\n    enabled = true\n    restart-time = 120\n    helper-only = true\n";
