@@ -24,41 +24,55 @@
 //!
 //! # Running the roles
 //!
-//! Controller (allocates and writes Service status):
+//! Controller (leader-elected; allocates and writes Service status):
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use k8s_adapter::kube_io::{LeaseConfig, LeaderElector, Reflectors, ServiceWriter, WatchOptions};
+//! use k8s_adapter::kube_io::{ControllerOptions, run_controller};
 //! let client = kube::Client::try_default().await?;
-//! let ns = "metallb-system";
-//! let leader = LeaderElector::new(client.clone(), LeaseConfig::new(ns, "bgp-k8s-controller", "pod-a"))
-//!     .spawn();
-//! let reflectors = Reflectors::start(client.clone(), &WatchOptions::controller(ns));
-//! let writer = ServiceWriter::new(client.clone(), "metallb-controller", Some("pod-a".into()));
-//! let mut changes = reflectors.subscribe();
-//! let mut leadership = leader.subscribe();
-//! reflectors.wait_until_ready().await;
-//! loop {
-//!     if leader.is_leader() {
-//!         if let Some(snapshot) = reflectors.snapshot() {
-//!             let _config = snapshot.load_config();
-//!             // allocate, then writer.write_outcome(...) for each service
-//!         }
-//!     }
-//!     tokio::select! {
-//!         r = changes.changed() => if r.is_err() { break },
-//!         _ = leadership.changed() => {}
-//!     }
-//! }
-//! leader.shutdown().await;
+//! let pod = std::env::var("POD_NAME")?;
+//! let options = ControllerOptions::new("metallb-system", &pod);
+//! run_controller(client, options, async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! })
+//! .await;
 //! # Ok(()) }
 //! ```
 //!
-//! Speaker: [`WatchOptions::speaker`], the same loop without the lease,
-//! feeding the plan to the BGP speaker and [`StatusPublisher`] with what it
-//! announces.
+//! Speaker (every node; no lease): the same level-triggered loop over
+//! [`WatchOptions::speaker`], feeding the plan to the BGP speaker and what
+//! it announces to [`StatusPublisher`]:
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use k8s_adapter::kube_io::{Reflectors, StatusPublisher, WatchOptions, service_peers};
+//! use k8s_adapter::plan::{PlanOptions, plan};
+//! let client = kube::Client::try_default().await?;
+//! let (ns, node) = ("metallb-system", std::env::var("METALLB_NODE_NAME")?);
+//! let reflectors = Reflectors::start(client.clone(), &WatchOptions::speaker(ns));
+//! let publisher = StatusPublisher::new(client, ns, &node);
+//! let mut changes = reflectors.subscribe();
+//! reflectors.wait_until_ready().await;
+//! loop {
+//!     changes.borrow_and_update();
+//!     if let Some(snapshot) = reflectors.snapshot() {
+//!         if let Ok(config) = snapshot.load_config() {
+//!             let opts = PlanOptions { speaker_only: true, ..PlanOptions::default() };
+//!             let p = plan(&config, &snapshot.world(), &node, &opts);
+//!             // speaker.set_routes(p.announcements.route_table(&config)) ...;
+//!             // peer passwords: snapshot.password(source)
+//!             publisher.sync_service_statuses(&service_peers(&p.announcements)).await?;
+//!         }
+//!     }
+//!     if changes.changed().await.is_err() {
+//!         break;
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
 
 mod bgp_status;
+mod controller;
 mod leader;
 mod reflect;
 mod resources;
@@ -70,6 +84,7 @@ pub use bgp_status::{
     SESSION_PEER_LABEL, SessionState, StatusPublisher, SyncReport, service_bgp_status_name,
     service_peers, session_state_name,
 };
+pub use controller::{ControllerOptions, ControllerState, reconcile_services, run_controller};
 pub use leader::{LeaderElector, LeaderHandle, LeaseConfig};
 pub use reflect::{BackoffConfig, Reflectors, WatchOptions};
 pub use resources::{
