@@ -1255,3 +1255,66 @@ fn errors_display_object_field_reason() {
          hold time 1s must be 0 or at least 3s"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Robustness: mangled configurations never panic, and errors are well formed.
+
+mod mangled {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn corpus() -> Vec<String> {
+        let mut v = vec![
+            std::fs::read_to_string(Path::new(FIXTURES).join("crds-complete.yaml")).unwrap(),
+            std::fs::read_to_string(Path::new(FIXTURES).join("seed-configmap.yaml")).unwrap(),
+        ];
+        v.push(cm("
+            peers:
+            - {peer-address: 10.0.0.1, peer-asn: 1, my-asn: 2, hold-time: 1m30s, keepalive-time: 30s}
+            address-pools:
+            - name: p
+              protocol: bgp
+              addresses: [10.0.0.0/24, 10.1.0.1-10.1.0.9, \"fc00::/120\"]
+              bgp-advertisements:
+              - {aggregation-length: 32, localpref: 10, communities: [\"1:1\", a]}
+            bgp-communities: {a: \"large:1:2:3\"}
+            bfd-profiles:
+            - {name: b, echo-mode: true}
+        "));
+        v
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn never_panics(doc in 0usize..3, edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..4, any::<char>()), 1..6)) {
+            let mut text: Vec<char> = corpus()[doc].chars().collect();
+            for (at, op, c) in edits {
+                if text.is_empty() { break; }
+                let i = at.index(text.len());
+                match op {
+                    0 => { text.remove(i); }
+                    1 => text.insert(i, c),
+                    2 => text[i] = c,
+                    _ => {
+                        // Swap in a character that is meaningful to YAML.
+                        text[i] = [':', '-', ' ', '\n', '[', '{', '"', '0', '9', '.', '/'][usize::from(u8::try_from(u32::from(c) % 11).unwrap())];
+                    }
+                }
+            }
+            let text: String = text.into_iter().collect();
+            if let Err(e) = load_str(&text) {
+                prop_assert!(!e.0.is_empty());
+                for err in &e.0 {
+                    prop_assert!(!err.object.is_empty() && !err.field.is_empty() && !err.reason.is_empty(), "{err:?}");
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(s in "\\PC{0,200}") {
+            let _ = load_str(&s);
+        }
+    }
+}
