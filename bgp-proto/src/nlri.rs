@@ -167,14 +167,62 @@ impl Iterator for NlriIter<'_> {
 
 /// Validates and decodes an NLRI field into a vector of exactly the right size.
 pub(crate) fn decode(field: &[u8], afi: Afi, add_path: bool) -> Result<Vec<Nlri>, BadNlri> {
-    let bits = max_bits(afi).ok_or(BadNlri { at: 0 })?;
-    let n = count(field, bits, add_path)?;
-    if n == 0 {
+    if field.is_empty() {
         return Ok(Vec::new());
     }
+    let bits = max_bits(afi).ok_or(BadNlri { at: 0 })?;
+    // The counting pass is a tight scan of length octets; it makes the one
+    // allocation exact (memory stays a small multiple of the input).
+    let n = count(field, bits, add_path)?;
     let mut out = Vec::with_capacity(n);
-    out.extend(NlriIter::new(field, afi, add_path));
+    if afi == Afi::IPV6 {
+        decode_into::<16>(field, add_path, &mut out, |a, l| {
+            Ipv6Net::new(Ipv6Addr::from(a), l).ok().map(IpNet::V6)
+        });
+    } else {
+        decode_into::<4>(field, add_path, &mut out, |a, l| {
+            Ipv4Net::new(Ipv4Addr::from(a), l).ok().map(IpNet::V4)
+        });
+    }
     Ok(out)
+}
+
+/// One pass over a field that [`count`] validated: fixed-size address
+/// buffers, no per-prefix calls into memmove.
+#[inline]
+fn decode_into<const N: usize>(
+    mut f: &[u8],
+    add_path: bool,
+    out: &mut Vec<Nlri>,
+    make: impl Fn([u8; N], u8) -> Option<IpNet>,
+) {
+    loop {
+        let path_id = if add_path {
+            let Some((id, rest)) = f.split_first_chunk::<4>() else {
+                return;
+            };
+            f = rest;
+            Some(u32::from_be_bytes(*id))
+        } else {
+            None
+        };
+        let Some((&plen, rest)) = f.split_first() else {
+            return;
+        };
+        let n = usize::from(plen).div_ceil(8);
+        let Some((bytes, rest)) = rest.split_at_checked(n) else {
+            return;
+        };
+        let mut a = [0u8; N];
+        for (d, s) in a.iter_mut().zip(bytes) {
+            *d = *s;
+        }
+        let Some(prefix) = make(a, plen) else {
+            return;
+        };
+        out.push(Nlri { prefix, path_id });
+        f = rest;
+    }
 }
 
 /// Writes entries, adding or dropping path identifiers as `add_path` says

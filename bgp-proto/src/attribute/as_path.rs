@@ -88,7 +88,11 @@ impl AsPath {
     /// checking it per RFC 7606 §7.2 and RFC 6793 §6: every segment has a
     /// known type, a non-zero length and fits the attribute exactly; and per
     /// RFC 7607 §2 no AS number is zero.
-    pub(crate) fn decode(value: &Bytes, four_octet: bool) -> Result<Self, MalformedAsPath> {
+    pub(crate) fn decode(
+        value: &[u8],
+        whole: &Bytes,
+        four_octet: bool,
+    ) -> Result<Self, MalformedAsPath> {
         let w = if four_octet { 4 } else { 2 };
         let mut pos = 0usize;
         let mut asn_count = 0usize;
@@ -107,7 +111,9 @@ impl AsPath {
             }
         }
         if four_octet {
-            return Ok(Self { raw: value.clone() });
+            return Ok(Self {
+                raw: crate::wire::share(whole, value),
+            });
         }
         let mut b = BytesMut::with_capacity(value.len() + asn_count * 2);
         let mut rest: &[u8] = value;
@@ -301,7 +307,7 @@ mod tests {
     fn two_octet_widening_round_trip() {
         // AS_SEQUENCE of 2: 65001 23456, AS_SET of 1: 100
         let wire = Bytes::from_static(&[2, 2, 0xFD, 0xE9, 0x5B, 0xA0, 1, 1, 0, 100]);
-        let p = AsPath::decode(&wire, false).unwrap();
+        let p = AsPath::decode(&wire, &wire, false).unwrap();
         assert_eq!(p.to_string(), "65001 23456 {100}");
         let mut b = BytesMut::new();
         p.encode(false, &mut b);
@@ -319,7 +325,7 @@ mod tests {
             &[2, 1, 0, 0, 0, 0],
         ] {
             assert!(
-                AsPath::decode(&Bytes::copy_from_slice(bad), true).is_err(),
+                AsPath::decode(bad, &Bytes::copy_from_slice(bad), true).is_err(),
                 "{bad:?}"
             );
         }

@@ -317,17 +317,19 @@ impl From<AttrValue> for PathAttribute {
 pub(crate) type ValueError = (ErrorKind, AttrAction, Option<Family>);
 
 /// Decodes one attribute's value. `attr` is the whole attribute (header
-/// included) as shared bytes, `value` the value part of it.
+/// included) and `value` the value part of it, both slices of `whole`; they
+/// are shared into `Bytes` only when needed (error data, list values).
 pub(crate) fn decode_value(
     flags: AttrFlags,
     code: AttrType,
-    attr: &Bytes,
+    attr: &[u8],
     value: &[u8],
     whole: &Bytes,
     ctx: &Context,
 ) -> Result<AttrValue, ValueError> {
     use AttrAction::{Discard, SessionReset, TreatAsWithdraw};
-    let err = |kind: fn(Bytes) -> ErrorKind, action| (kind(attr.clone()), action, None);
+    let attr_bytes = || crate::wire::share(whole, attr);
+    let err = |kind: fn(Bytes) -> ErrorKind, action| (kind(attr_bytes()), action, None);
     let length_err = |action| {
         err(
             |attribute| ErrorKind::AttributeLengthError { attribute },
@@ -359,7 +361,7 @@ pub(crate) fn decode_value(
         let flags_err = |action, family| {
             (
                 ErrorKind::AttributeFlagsError {
-                    attribute: attr.clone(),
+                    attribute: attr_bytes(),
                 },
                 action,
                 family,
@@ -398,7 +400,7 @@ pub(crate) fn decode_value(
         },
         // RFC 7606 §7.2 (and RFC 7607 §2 for AS 0): malformed AS_PATH: treat-as-withdraw.
         AttrType::AS_PATH => AttrValue::AsPath(
-            AsPath::decode(&shared(), ctx.four_octet_as)
+            AsPath::decode(value, whole, ctx.four_octet_as)
                 .map_err(|_| (ErrorKind::MalformedAsPath, TreatAsWithdraw, None))?,
         ),
         // RFC 7606 §7.3: length other than 4: treat-as-withdraw. RFC 4271
@@ -472,14 +474,14 @@ pub(crate) fn decode_value(
             AttrValue::OnlyToCustomer(u32_of(value).ok_or_else(|| length_err(TreatAsWithdraw))?)
         }
         // RFC 6793 §6: a malformed AS4_PATH is discarded.
-        AttrType::AS4_PATH => {
-            AttrValue::As4Path(AsPath::decode(&shared(), true).map_err(|_| optional_err(Discard))?)
-        }
-        AttrType::MP_REACH_NLRI => {
-            AttrValue::MpReach(MpReach::decode(value, whole, ctx).map_err(|e| mp_error(e, attr))?)
-        }
+        AttrType::AS4_PATH => AttrValue::As4Path(
+            AsPath::decode(value, whole, true).map_err(|_| optional_err(Discard))?,
+        ),
+        AttrType::MP_REACH_NLRI => AttrValue::MpReach(
+            MpReach::decode(value, whole, ctx).map_err(|e| mp_error(e, &attr_bytes()))?,
+        ),
         AttrType::MP_UNREACH_NLRI => AttrValue::MpUnreach(
-            MpUnreach::decode(value, whole, ctx).map_err(|e| mp_error(e, attr))?,
+            MpUnreach::decode(value, whole, ctx).map_err(|e| mp_error(e, &attr_bytes()))?,
         ),
         _ => AttrValue::Unknown(UnknownAttr {
             code,

@@ -290,7 +290,6 @@ fn decode_attributes(
         if let Some(w) = slot {
             *w |= bit;
         }
-        let attr_shared = || wire::share(whole, attr_bytes);
         if dup {
             if matches!(code, AttrType::MP_REACH_NLRI | AttrType::MP_UNREACH_NLRI) {
                 return Err(DecodeError::new(ErrorKind::MalformedAttributeList, offset));
@@ -305,7 +304,7 @@ fn decode_attributes(
             continue;
         }
         let flags = AttrFlags(flags);
-        match decode_value(flags, code, &attr_shared(), value, whole, ctx) {
+        match decode_value(flags, code, attr_bytes, value, whole, ctx) {
             Ok(value) => out.push(PathAttribute { flags, value }),
             Err((kind, AttrAction::SessionReset, _)) => {
                 return Err(DecodeError::new(kind, offset));
