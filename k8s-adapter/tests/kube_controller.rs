@@ -107,6 +107,19 @@ async fn controller_allocates_writes_back_and_releases() {
         .unwrap();
     assert_eq!(failed["type"], "Warning");
 
+    // The pool's status counts what is assigned.
+    let pool_status = || {
+        server
+            .get("metallb.io/v1beta1", "ipaddresspools", NS, "pool-a")
+            .unwrap()["status"]
+            .clone()
+    };
+    assert!(eventually(WAIT, || pool_status()["assignedIPv4"] == 2).await);
+    assert_eq!(
+        pool_status(),
+        json!({"assignedIPv4": 2, "assignedIPv6": 0, "availableIPv4": 0, "availableIPv6": 0})
+    );
+
     // Deleting web frees its address for zzz.
     server.delete("v1", "services", "default", "web");
     assert!(eventually(WAIT, || ingress(&server, "zzz").is_some()).await);

@@ -11,7 +11,7 @@ use tracing::{debug, info, warn};
 use super::leader::{LeaderElector, LeaseConfig};
 use super::reflect::{Reflectors, WatchOptions};
 use super::snapshot::Snapshot;
-use super::writes::ServiceWriter;
+use super::writes::{ServiceWriter, pool_status};
 use crate::allocate::{AllocateOptions, Allocator};
 use crate::config::Config;
 use crate::world::ObjectKey;
@@ -125,6 +125,33 @@ pub async fn reconcile_services(
         };
         if let Err(e) = writer.write_outcome(&outcome, service).await {
             warn!(service = %outcome.key, error = %e, "writing the allocation failed");
+            ok = false;
+        }
+    }
+    // IPAddressPool status counters, where they changed.
+    let counters = allocator.pool_counters();
+    for pool in &snapshot.custom_resources {
+        if pool.types.as_ref().map(|t| t.kind.as_str()) != Some("IPAddressPool") {
+            continue;
+        }
+        let Some(name) = pool.metadata.name.as_deref() else {
+            continue;
+        };
+        let Some(c) = counters.get(name) else {
+            continue;
+        };
+        let wanted = pool_status(c);
+        let current = pool.data.get("status");
+        let same = current.is_some_and(|cur| {
+            wanted
+                .as_object()
+                .is_some_and(|w| w.iter().all(|(k, v)| cur.get(k) == Some(v)))
+        });
+        if same {
+            continue;
+        }
+        if let Err(e) = writer.patch_pool_status(&snapshot.namespace, name, c).await {
+            warn!(pool = name, error = %e, "writing the pool status failed");
             ok = false;
         }
     }

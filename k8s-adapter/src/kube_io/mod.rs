@@ -92,7 +92,7 @@ pub use resources::{
     service_bgp_status_resource,
 };
 pub use snapshot::{PasswordError, Snapshot};
-pub use writes::{ServiceWriter, ingress_ips};
+pub use writes::{ServiceWriter, ingress_ips, pool_status};
 
 /// The annotation naming the pool a Service's IPs came from.
 pub const POOL_ANNOTATION: &str = "metallb.io/ip-allocated-from-pool";

@@ -4,14 +4,25 @@
 use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::Service;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, Resource};
 use serde_json::{Value, json};
 use tracing::{debug, warn};
 
+use super::resources::{METALLB_CONFIG_KINDS, metallb_resource};
 use super::{KubeIoError, POOL_ANNOTATION};
-use crate::allocate::{self, ServiceOutcome};
+use crate::allocate::{self, PoolCounters, ServiceOutcome};
+
+/// The `status` MetalLB writes on an IPAddressPool.
+pub fn pool_status(c: &PoolCounters) -> Value {
+    json!({
+        "assignedIPv4": c.assigned_ipv4,
+        "assignedIPv6": c.assigned_ipv6,
+        "availableIPv4": c.available_ipv4,
+        "availableIPv6": c.available_ipv6,
+    })
+}
 
 /// The IPs in a Service's `status.loadBalancer.ingress`, in order (entries
 /// without a parsable `ip` are skipped).
@@ -102,6 +113,29 @@ impl ServiceWriter {
             .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
         debug!(service = %format_args!("{namespace}/{name}"), ?pool, "pool annotation written");
+        Ok(())
+    }
+
+    /// Sets the counters in an IPAddressPool's `status` (in `namespace`,
+    /// MetalLB's) by a JSON merge patch on its status subresource.
+    pub async fn patch_pool_status(
+        &self,
+        namespace: &str,
+        name: &str,
+        counters: &PoolCounters,
+    ) -> Result<(), KubeIoError> {
+        let Some(kind) = METALLB_CONFIG_KINDS
+            .iter()
+            .find(|k| k.kind == "IPAddressPool")
+        else {
+            return Ok(());
+        };
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), namespace, &metallb_resource(kind));
+        let patch = json!({ "status": pool_status(counters) });
+        api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+        debug!(pool = name, ?counters, "pool status written");
         Ok(())
     }
 
