@@ -152,13 +152,18 @@ impl Iterator for NlriIter<'_> {
         let n = usize::from(plen).div_ceil(8);
         let bytes = rest.get(..n)?;
         self.field = rest.get(n..)?;
+        // Fixed-size buffers filled byte by byte: no memmove call per prefix.
         let prefix = if self.v6 {
             let mut o = [0u8; 16];
-            o.get_mut(..n)?.copy_from_slice(bytes);
+            for (d, s) in o.iter_mut().zip(bytes) {
+                *d = *s;
+            }
             IpNet::V6(Ipv6Net::new(Ipv6Addr::from(o), plen).ok()?)
         } else {
             let mut o = [0u8; 4];
-            o.get_mut(..n)?.copy_from_slice(bytes);
+            for (d, s) in o.iter_mut().zip(bytes) {
+                *d = *s;
+            }
             IpNet::V4(Ipv4Net::new(Ipv4Addr::from(o), plen).ok()?)
         };
         Some(Nlri { prefix, path_id })

@@ -18,6 +18,8 @@ pub struct UpdateView<'a> {
     withdrawn: &'a [u8],
     attributes: &'a [u8],
     nlri: &'a [u8],
+    mp_reach: Option<&'a [u8]>,
+    mp_unreach: Option<&'a [u8]>,
     ctx: Context,
 }
 
@@ -55,17 +57,26 @@ impl<'a> UpdateView<'a> {
                 )
             })?;
         }
+        // One walk validates the framing and remembers the MP attributes.
+        let (mut mp_reach, mut mp_unreach) = (None, None);
         let mut it = RawAttributes { rest: attributes };
         while !it.rest.is_empty() {
             let before = it.rest;
-            if it.next().is_none() {
+            let Some(a) = it.next() else {
                 return Err(mal(before));
+            };
+            match a.code {
+                AttrType::MP_REACH_NLRI if mp_reach.is_none() => mp_reach = Some(a.value),
+                AttrType::MP_UNREACH_NLRI if mp_unreach.is_none() => mp_unreach = Some(a.value),
+                _ => {}
             }
         }
         Ok(Self {
             withdrawn,
             attributes,
             nlri: nlri_field,
+            mp_reach,
+            mp_unreach,
             ctx: *ctx,
         })
     }
@@ -102,7 +113,7 @@ impl<'a> UpdateView<'a> {
 
     /// The family and routes of MP_REACH_NLRI, when present and parseable.
     pub fn mp_reach(&self) -> Option<(Family, NlriIter<'a>)> {
-        let v = self.attribute(AttrType::MP_REACH_NLRI)?.value;
+        let v = self.mp_reach?;
         let [a1, a2, safi, nh_len, rest @ ..] = v else {
             return None;
         };
@@ -113,7 +124,7 @@ impl<'a> UpdateView<'a> {
 
     /// The family and routes of MP_UNREACH_NLRI, when present and parseable.
     pub fn mp_unreach(&self) -> Option<(Family, NlriIter<'a>)> {
-        let v = self.attribute(AttrType::MP_UNREACH_NLRI)?.value;
+        let v = self.mp_unreach?;
         let [a1, a2, safi, field @ ..] = v else {
             return None;
         };

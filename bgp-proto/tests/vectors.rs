@@ -99,6 +99,37 @@ fn golden_vectors_decode_as_tshark_saw_them_and_reencode_exactly() {
             if let Err(e) = subset(exp, &got, "") {
                 panic!("{file} #{i}: {e}\n  expected {exp}\n  got      {got}");
             }
+            // The borrowed view sees exactly the owned decode's routes.
+            if let Message::Update(u) = &decoded.message {
+                let view = bgp_proto::UpdateView::new(msg, &ctx).unwrap();
+                assert_eq!(
+                    view.nlri().collect::<Vec<_>>(),
+                    u.nlri,
+                    "{file} #{i}: view nlri"
+                );
+                assert_eq!(
+                    view.withdrawn().collect::<Vec<_>>(),
+                    u.withdrawn,
+                    "{file} #{i}: view withdrawn"
+                );
+                let mp = view.mp_reach().map(|(f, it)| (f, it.collect::<Vec<_>>()));
+                assert_eq!(
+                    mp,
+                    u.mp_reach().map(|m| (m.family, m.nlri.clone())),
+                    "{file} #{i}: view mp_reach"
+                );
+                let mpu = view.mp_unreach().map(|(f, it)| (f, it.collect::<Vec<_>>()));
+                assert_eq!(
+                    mpu,
+                    u.mp_unreach().map(|m| (m.family, m.withdrawn.clone())),
+                    "{file} #{i}: view mp_unreach"
+                );
+                assert_eq!(
+                    view.attributes().count(),
+                    u.attributes.len(),
+                    "{file} #{i}: view attributes"
+                );
+            }
             let mut out = BytesMut::new();
             decoded.message.encode(&ctx, &mut out).unwrap();
             assert_eq!(
