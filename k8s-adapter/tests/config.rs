@@ -516,6 +516,28 @@ address-pools:
 }
 
 #[test]
+fn configmaps_that_are_not_metallb_are_ignored() {
+    let other = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: grafana, namespace: x}\ndata:\n  config: |\n    [server]\n    port = 3000\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {config: \"a: b\"}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: kube-root-ca.crt}\ndata: {ca.crt: x}\n";
+    let (cfg, w) = load_str_with_warnings(
+        &(other.to_owned() + &cr("IPAddressPool", "p", "addresses: [10.0.0.0/24]")),
+    )
+    .unwrap();
+    assert_eq!(cfg.source, Source::Crds);
+    assert_eq!(
+        w.iter()
+            .filter(|w| w.field == "data.config")
+            .map(|w| w.object.as_str())
+            .collect::<Vec<_>>(),
+        ["ConfigMap x/grafana", "ConfigMap app"]
+    );
+    // Under another name, a MetalLB-looking data.config is the legacy format.
+    let renamed =
+        cm("peers: []\naddress-pools: [{name: a, protocol: bgp, addresses: [10.0.0.0/24]}]")
+            .replace("name: config", "name: metallb-config");
+    assert_eq!(load(&renamed).source, Source::ConfigMap);
+}
+
+#[test]
 fn kind_list_and_typed_lists_are_flattened() {
     let yaml = "\
 apiVersion: v1

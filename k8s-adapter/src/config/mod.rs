@@ -4,8 +4,10 @@
 //! Input is multi-document YAML (`---`-separated, `kind: List` / `*List`
 //! objects with `items` are flattened) or JSON. Recognised:
 //!
-//! - the legacy format (MetalLB ≤ v0.12): any `ConfigMap` whose
-//!   `data.config` holds the MetalLB configuration, or a bare document whose
+//! - the legacy format (MetalLB ≤ v0.12): a `ConfigMap` whose `data.config`
+//!   holds the MetalLB configuration (any ConfigMap named `config`, or any
+//!   other whose `data.config` has MetalLB's top-level keys), or a bare
+//!   document whose
 //!   top-level keys are `peers`, `address-pools`, `bgp-communities`,
 //!   `bfd-profiles`. Unknown keys are errors, as with MetalLB's
 //!   `yaml.UnmarshalStrict`;
@@ -308,17 +310,46 @@ fn classify(value: Value, at: &str, found: &mut Found, diag: &mut Diag) {
                     );
                 }
             }
-            Some(Value::String(s)) => match serde_norway::from_str::<Value>(s) {
-                Ok(mut v) => match v.apply_merge() {
-                    Ok(()) => found.legacy.push((object, v)),
-                    Err(e) => diag.error(
+            Some(Value::String(s)) => {
+                // MetalLB reads the ConfigMap named `config`; under another
+                // name, `data.config` is MetalLB's only if it looks like it.
+                let metallb_name = name.as_deref() == Some("config");
+                match serde_norway::from_str::<Value>(s) {
+                    Ok(mut v) => {
+                        let looks_legacy = match &v {
+                            Value::Mapping(m) => m
+                                .keys()
+                                .any(|k| k.as_str().is_some_and(|k| LEGACY_KEYS.contains(&k))),
+                            _ => false,
+                        };
+                        if !metallb_name && !looks_legacy {
+                            diag.warn(
+                                &object,
+                                "data.config",
+                                "ignored: not a MetalLB configuration (no peers, address-pools, \
+                                 bgp-communities or bfd-profiles)",
+                            );
+                        } else {
+                            match v.apply_merge() {
+                                Ok(()) => found.legacy.push((object, v)),
+                                Err(e) => diag.error(
+                                    &object,
+                                    "data.config",
+                                    format!("invalid YAML merge key: {e}"),
+                                ),
+                            }
+                        }
+                    }
+                    Err(e) if metallb_name => {
+                        diag.error(&object, "data.config", format!("invalid YAML: {e}"));
+                    }
+                    Err(e) => diag.warn(
                         &object,
                         "data.config",
-                        format!("invalid YAML merge key: {e}"),
+                        format!("ignored: not a MetalLB configuration (invalid YAML: {e})"),
                     ),
-                },
-                Err(e) => diag.error(&object, "data.config", format!("invalid YAML: {e}")),
-            },
+                }
+            }
             Some(_) => diag.error(
                 &object,
                 "data.config",
