@@ -47,10 +47,61 @@ impl SegmentType {
     }
 }
 
-/// An AS path: segments of AS numbers, stored in 4-octet wire form.
-#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// An AS path: segments of AS numbers, kept in the wire form it arrived in
+/// (2- or 4-octet AS numbers), so decoding never copies it. Equality,
+/// ordering and hashing are over the AS numbers, whatever the width.
+#[derive(Clone, Default)]
 pub struct AsPath {
     raw: Bytes,
+    /// AS numbers in `raw` are 2 octets wide (from a peer without RFC 6793 support).
+    two_octet: bool,
+}
+
+impl AsPath {
+    fn width(&self) -> usize {
+        if self.two_octet { 2 } else { 4 }
+    }
+
+    /// The path as a stream of tokens: a segment header (bit 40 set, type,
+    /// length) followed by its AS numbers; width-independent.
+    fn tokens(&self) -> impl Iterator<Item = u64> + '_ {
+        self.segments().flat_map(|s| {
+            let head = (1u64 << 40) | ((s.kind() as u64) << 8) | s.len() as u64;
+            std::iter::once(head).chain(s.asns().map(u64::from))
+        })
+    }
+}
+
+impl PartialEq for AsPath {
+    fn eq(&self, other: &Self) -> bool {
+        if self.two_octet == other.two_octet {
+            self.raw == other.raw
+        } else {
+            self.tokens().eq(other.tokens())
+        }
+    }
+}
+
+impl Eq for AsPath {}
+
+impl PartialOrd for AsPath {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for AsPath {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.tokens().cmp(other.tokens())
+    }
+}
+
+impl std::hash::Hash for AsPath {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for t in self.tokens() {
+            state.write_u64(t);
+        }
+    }
 }
 
 /// Why an AS path is malformed (RFC 7606 §7.2).
@@ -81,7 +132,10 @@ impl AsPath {
                 }
             }
         }
-        Self { raw: b.freeze() }
+        Self {
+            raw: b.freeze(),
+            two_octet: false,
+        }
     }
 
     /// Decodes a path whose AS numbers are 4 (`four_octet`) or 2 octets wide,
@@ -95,7 +149,6 @@ impl AsPath {
     ) -> Result<Self, MalformedAsPath> {
         let w = if four_octet { 4 } else { 2 };
         let mut pos = 0usize;
-        let mut asn_count = 0usize;
         while pos < value.len() {
             let t = value.get(pos).copied().ok_or(MalformedAsPath)?;
             let n = value.get(pos + 1).copied().ok_or(MalformedAsPath)?;
@@ -104,46 +157,30 @@ impl AsPath {
             }
             let start = pos + 2;
             pos = start + usize::from(n) * w;
-            asn_count += usize::from(n);
             let asns = value.get(start..pos).ok_or(MalformedAsPath)?;
             if asns.chunks_exact(w).any(|a| a.iter().all(|b| *b == 0)) {
                 return Err(MalformedAsPath);
             }
         }
-        if four_octet {
-            return Ok(Self {
-                raw: crate::wire::share(whole, value),
-            });
-        }
-        let mut b = BytesMut::with_capacity(value.len() + asn_count * 2);
-        let mut rest: &[u8] = value;
-        while let [t, n, tail @ ..] = rest {
-            b.put_u8(*t);
-            b.put_u8(*n);
-            let bytes = usize::from(*n) * 2;
-            let (asns, tail) = tail.split_at_checked(bytes).ok_or(MalformedAsPath)?;
-            for a in asns.chunks_exact(2) {
-                if let [hi, lo] = a {
-                    b.put_u32(u32::from(u16::from_be_bytes([*hi, *lo])));
-                }
-            }
-            rest = tail;
-        }
-        Ok(Self { raw: b.freeze() })
+        Ok(Self {
+            raw: crate::wire::share(whole, value),
+            two_octet: !four_octet,
+        })
     }
 
     /// Octets of the encoded value in the given AS width.
     pub fn encoded_len(&self, four_octet: bool) -> usize {
-        if four_octet {
+        if four_octet != self.two_octet {
             self.raw.len()
         } else {
-            self.segments().map(|s| 2 + s.len() * 2).sum()
+            let w = if four_octet { 4 } else { 2 };
+            self.segments().map(|s| 2 + s.len() * w).sum()
         }
     }
 
     /// Writes the value (without attribute header) in the given AS width.
     pub fn encode(&self, four_octet: bool, dst: &mut BytesMut) {
-        if four_octet {
+        if four_octet != self.two_octet {
             dst.put_slice(&self.raw);
             return;
         }
@@ -151,14 +188,21 @@ impl AsPath {
             dst.put_u8(seg.kind() as u8);
             dst.put_u8(u8::try_from(seg.len()).unwrap_or(u8::MAX));
             for a in seg.asns() {
-                dst.put_u16(u16::try_from(a).unwrap_or(AS_TRANS as u16));
+                if four_octet {
+                    dst.put_u32(a);
+                } else {
+                    dst.put_u16(u16::try_from(a).unwrap_or(AS_TRANS as u16));
+                }
             }
         }
     }
 
     /// The segments in order.
     pub fn segments(&self) -> Segments<'_> {
-        Segments { rest: &self.raw }
+        Segments {
+            rest: &self.raw,
+            width: self.width(),
+        }
     }
 
     /// Whether the path has no segments.
@@ -256,6 +300,7 @@ impl fmt::Display for AsPath {
 #[derive(Clone, Debug)]
 pub struct Segments<'a> {
     rest: &'a [u8],
+    width: usize,
 }
 
 impl<'a> Iterator for Segments<'a> {
@@ -265,9 +310,13 @@ impl<'a> Iterator for Segments<'a> {
             return None;
         };
         let kind = SegmentType::from_wire(*t)?;
-        let (asns, tail) = tail.split_at_checked(usize::from(*n) * 4)?;
+        let (asns, tail) = tail.split_at_checked(usize::from(*n) * self.width)?;
         self.rest = tail;
-        Some(Segment { kind, asns })
+        Some(Segment {
+            kind,
+            asns,
+            width: self.width,
+        })
     }
 }
 
@@ -276,6 +325,7 @@ impl<'a> Iterator for Segments<'a> {
 pub struct Segment<'a> {
     kind: SegmentType,
     asns: &'a [u8],
+    width: usize,
 }
 
 impl<'a> Segment<'a> {
@@ -285,17 +335,19 @@ impl<'a> Segment<'a> {
     }
     /// Number of AS numbers.
     pub fn len(&self) -> usize {
-        self.asns.len() / 4
+        self.asns.len() / self.width
     }
     /// Whether the segment is empty (never true for a decoded path).
     pub fn is_empty(&self) -> bool {
         self.asns.is_empty()
     }
     /// The AS numbers.
-    pub fn asns(&self) -> impl DoubleEndedIterator<Item = u32> + 'a {
-        self.asns
-            .chunks_exact(4)
-            .filter_map(|c| c.try_into().ok().map(u32::from_be_bytes))
+    pub fn asns(&self) -> impl DoubleEndedIterator<Item = u32> + use<'a> {
+        self.asns.chunks_exact(self.width).map(|c| match c {
+            [a, b] => u32::from(u16::from_be_bytes([*a, *b])),
+            [a, b, c, d] => u32::from_be_bytes([*a, *b, *c, *d]),
+            _ => 0,
+        })
     }
 }
 
@@ -313,6 +365,22 @@ mod tests {
         p.encode(false, &mut b);
         assert_eq!(&b[..], &wire[..]);
         assert_eq!(p.route_selection_len(), 3);
+    }
+
+    #[test]
+    fn equality_and_hash_ignore_the_wire_width() {
+        use std::hash::{BuildHasher, RandomState};
+        let wire = Bytes::from_static(&[2, 2, 0xFD, 0xE9, 0, 7]);
+        let two = AsPath::decode(&wire, &wire, false).unwrap();
+        let four = AsPath::from_sequence([65001, 7]);
+        assert_eq!(two, four);
+        let h = RandomState::new();
+        assert_eq!(h.hash_one(&two), h.hash_one(&four));
+        assert_eq!(two.cmp(&four), std::cmp::Ordering::Equal);
+        assert_ne!(two, AsPath::from_sequence([65001, 8]));
+        let mut b = BytesMut::new();
+        two.encode(true, &mut b);
+        assert_eq!(&b[..], &[2, 2, 0, 0, 0xFD, 0xE9, 0, 0, 0, 7]);
     }
 
     #[test]
