@@ -32,7 +32,7 @@ use ipnet::IpNet;
 /// The daemon's AS in every lab.
 const THEM_AS: u32 = 65002;
 /// Time allowed for a session to come up.
-const UP: Duration = Duration::from_secs(30);
+const UP: Duration = Duration::from_secs(60);
 /// Time allowed for a table to converge.
 const CONVERGE: Duration = Duration::from_secs(30);
 
