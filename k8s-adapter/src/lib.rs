@@ -7,6 +7,7 @@
 
 pub mod allocate;
 pub mod announce;
+pub mod announcer;
 pub mod config;
 pub mod http;
 pub mod kube_io;
@@ -14,5 +15,6 @@ pub mod metrics;
 pub mod objects;
 pub mod plan;
 pub mod selector;
+pub mod speaker_role;
 pub mod standalone;
 pub mod world;

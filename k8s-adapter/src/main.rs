@@ -83,6 +83,36 @@ enum Command {
         #[arg(long)]
         metrics_addr: Option<SocketAddr>,
     },
+    /// In-cluster speaker role (DaemonSet): announce this node's Service IPs.
+    Speaker {
+        /// MetalLB's namespace.
+        #[arg(long, default_value = "metallb-system")]
+        namespace: String,
+        /// This node's name.
+        #[arg(long, env = "METALLB_NODE_NAME")]
+        node: String,
+        /// Handle only Services of this loadBalancerClass.
+        #[arg(long)]
+        lb_class: Option<String>,
+        /// Ignore the node.kubernetes.io/exclude-from-external-load-balancers label.
+        #[arg(long)]
+        ignore_exclude_lb: bool,
+        /// Metrics and health endpoints.
+        #[arg(long, default_value = "0.0.0.0:9120")]
+        metrics_addr: SocketAddr,
+    },
+    /// In-cluster controller role (Deployment, leader-elected): allocate IPs.
+    Controller {
+        /// MetalLB's namespace.
+        #[arg(long, default_value = "metallb-system")]
+        namespace: String,
+        /// This pod's name (the Lease holder identity).
+        #[arg(long, env = "POD_NAME")]
+        pod_name: String,
+        /// Metrics and health endpoints.
+        #[arg(long, default_value = "0.0.0.0:9120")]
+        metrics_addr: SocketAddr,
+    },
 }
 
 fn paths(v: &[PathBuf]) -> Vec<&Path> {
@@ -176,6 +206,85 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     poll: Duration::from_millis(200),
                 };
                 k8s_adapter::standalone::run(opts, speaker, Some(metrics)).await?;
+                anyhow::Ok(ExitCode::SUCCESS)
+            })
+        }
+        Command::Speaker {
+            namespace,
+            node,
+            lb_class,
+            ignore_exclude_lb,
+            metrics_addr,
+        } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let client = kube::Client::try_default()
+                    .await
+                    .context("connecting to the Kubernetes API")?;
+                let speaker = bgp_session::Speaker::new();
+                let metrics = Arc::new(k8s_adapter::metrics::Metrics::new(Some(speaker.clone())));
+                let ready = Arc::new(AtomicBool::new(false));
+                let health = k8s_adapter::http::Health {
+                    metrics: metrics.clone(),
+                    ready: ready.clone(),
+                };
+                k8s_adapter::http::serve(metrics_addr, health).await?;
+                let mut announcer = k8s_adapter::announcer::Announcer::new(speaker.clone());
+                let opts = k8s_adapter::speaker_role::SpeakerOptions {
+                    namespace,
+                    node,
+                    plan: PlanOptions {
+                        lb_class,
+                        ignore_exclude_lb,
+                        ..PlanOptions::default()
+                    },
+                    status_interval: Duration::from_secs(10),
+                };
+                let shutdown = async {
+                    let _ = tokio::signal::ctrl_c().await;
+                };
+                k8s_adapter::speaker_role::run(
+                    client,
+                    opts,
+                    &mut announcer,
+                    metrics,
+                    ready,
+                    shutdown,
+                )
+                .await;
+                speaker
+                    .shutdown(Some("speaker stopping".into()), false)
+                    .await;
+                anyhow::Ok(ExitCode::SUCCESS)
+            })
+        }
+        Command::Controller {
+            namespace,
+            pod_name,
+            metrics_addr,
+        } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let client = kube::Client::try_default()
+                    .await
+                    .context("connecting to the Kubernetes API")?;
+                let metrics = Arc::new(k8s_adapter::metrics::Metrics::new(None));
+                let health = k8s_adapter::http::Health {
+                    metrics,
+                    ready: Arc::new(AtomicBool::new(true)),
+                };
+                k8s_adapter::http::serve(metrics_addr, health).await?;
+                let opts = k8s_adapter::kube_io::ControllerOptions::new(&namespace, &pod_name);
+                k8s_adapter::kube_io::run_controller(client, opts, async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await;
                 anyhow::Ok(ExitCode::SUCCESS)
             })
         }

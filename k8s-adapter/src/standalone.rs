@@ -3,7 +3,7 @@
 //! an embedded route collector on loopback so the whole flow runs with one
 //! command and no root.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,11 +11,12 @@ use std::time::{Duration, SystemTime};
 
 use bgp_proto::attribute::AttrValue;
 use bgp_session::{
-    ConnectMode, Event, MaxPrefixAction, Password, PeerConfig, Peers, ReceiveConfig, RemoteAs,
-    Route, Speaker, SpeakerEvent,
+    ConnectMode, Event, MaxPrefixAction, Password, PeerConfig, ReceiveConfig, RemoteAs, Speaker,
+    SpeakerEvent,
 };
 use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus, ServiceStatus};
 
+use crate::announcer::Announcer;
 use crate::config::{Config, PasswordSource, Peer, PeerAsn};
 use crate::metrics::Metrics;
 use crate::plan::{Plan, PlanOptions, plan};
@@ -141,33 +142,6 @@ fn print_allocation_changes(
     }
 }
 
-fn describe(r: &Route) -> String {
-    let mut parts = vec![r.prefix.to_string()];
-    let a = &r.attrs;
-    if !a.communities.is_empty() {
-        let c: Vec<String> = a.communities.iter().map(ToString::to_string).collect();
-        parts.push(format!("communities={}", c.join(",")));
-    }
-    if !a.large_communities.is_empty() {
-        let c: Vec<String> = a
-            .large_communities
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        parts.push(format!("large-communities={}", c.join(",")));
-    }
-    if let Some(l) = a.local_pref {
-        parts.push(format!("local-pref={l}"));
-    }
-    if let Some(m) = a.med {
-        parts.push(format!("med={m}"));
-    }
-    if a.as_path_prepend > 0 {
-        parts.push(format!("prepend={}", a.as_path_prepend));
-    }
-    parts.join(" ")
-}
-
 /// Runs standalone mode with `speaker` until the process is interrupted.
 pub async fn run(
     opts: Options,
@@ -198,16 +172,15 @@ pub async fn run(
 
     let mut last_mtime = None;
     let mut config: Option<Config> = None;
-    let mut applied_peers: HashMap<String, PeerConfig> = HashMap::new();
+    let mut announcer = Announcer::new(speaker.clone());
     let mut previous_alloc: BTreeMap<ObjectKey, (Vec<IpAddr>, Option<String>)> = BTreeMap::new();
-    let mut previous_routes: BTreeMap<String, BTreeSet<Route>> = BTreeMap::new();
     let mut ticker = tokio::time::interval(opts.poll);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
             ev = events.recv() => {
                 if let Ok(ev) = ev {
-                    print_session_event(&ev, &applied_peers, "speaker");
+                    print_session_event(&ev, &announcer, "speaker");
                 }
                 continue;
             }
@@ -296,58 +269,8 @@ pub async fn run(
             }
             wanted.insert(name.clone(), pc);
         }
-        for (name, pc) in &applied_peers {
-            if wanted.get(name) != Some(pc) {
-                let _ = speaker
-                    .remove_peer(pc.remote, Some("configuration changed".into()))
-                    .await;
-                println!("peer        {name} ({}) removed", pc.remote);
-            }
-        }
-        let mut added = Vec::new();
-        for (name, pc) in &wanted {
-            if applied_peers.get(name) != Some(pc) {
-                added.push((name.clone(), pc.clone()));
-            }
-        }
-        applied_peers = wanted;
-
-        // Routes, before new peers start so they sync at once.
-        let mut table = Vec::new();
-        for (peer, routes) in &p.announcements.routes {
-            let Some(pc) = applied_peers.get(peer) else {
-                continue;
-            };
-            for r in routes {
-                table.push((r.clone(), Peers::only([pc.remote])));
-            }
-            let before = previous_routes.get(peer).cloned().unwrap_or_default();
-            for r in routes.difference(&before) {
-                println!("announce    {} to {peer} ({})", describe(r), pc.remote);
-            }
-            for r in before.difference(routes) {
-                if !routes.iter().any(|x| x.prefix == r.prefix) {
-                    println!("withdraw    {} from {peer}", r.prefix);
-                }
-            }
-        }
-        for (peer, before) in &previous_routes {
-            if !p.announcements.routes.contains_key(peer) {
-                for r in before {
-                    println!("withdraw    {} from {peer}", r.prefix);
-                }
-            }
-        }
-        previous_routes = p.announcements.routes.clone();
-        speaker.set_routes(table);
-        for (name, pc) in added {
-            match speaker.add_peer(pc.clone()) {
-                Ok(()) => println!(
-                    "peer        {name} ({}) AS {} added",
-                    pc.remote, pc.local_as
-                ),
-                Err(e) => println!("peer        {name} ERROR {e}"),
-            }
+        for change in announcer.apply(wanted, &p.announcements.routes).await {
+            println!("{change}");
         }
         if let Some(m) = &metrics {
             m.speaker_announced.clear();
@@ -475,12 +398,8 @@ fn keep_previous_allocations(
     }
 }
 
-fn print_session_event(ev: &SpeakerEvent, peers: &HashMap<String, PeerConfig>, who: &str) {
-    let name = peers
-        .iter()
-        .find(|(_, pc)| pc.remote == ev.peer)
-        .map(|(n, _)| n.as_str())
-        .unwrap_or("?");
+fn print_session_event(ev: &SpeakerEvent, announcer: &Announcer, who: &str) {
+    let name = announcer.peer_name(ev.peer).unwrap_or("?");
     match &ev.event {
         Event::Established(i) => println!(
             "session     {who} -> {name} ({}) established, peer AS {}, hold {} s",
