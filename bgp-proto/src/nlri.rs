@@ -116,7 +116,7 @@ pub(crate) fn count(field: &[u8], bits: u8, add_path: bool) -> Result<usize, Bad
     Ok(n)
 }
 
-/// Iterator over an NLRI field that [`count`] has already validated.
+/// Iterator over an NLRI field that `count` has already validated.
 /// On malformed input it stops early rather than panicking.
 #[derive(Clone, Debug)]
 pub struct NlriIter<'a> {
@@ -192,7 +192,7 @@ pub(crate) fn decode(field: &[u8], afi: Afi, add_path: bool) -> Result<Vec<Nlri>
     Ok(out)
 }
 
-/// One pass over a field that [`count`] validated: fixed-size address
+/// One pass over a field that `count` validated: fixed-size address
 /// buffers, no per-prefix calls into memmove.
 #[inline]
 fn decode_into<const N: usize>(

@@ -310,3 +310,28 @@ proptest! {
         prop_assert_eq!(hex::encode(&again), hex::encode(&wire));
     }
 }
+
+/// Reserved octets that a sender set anyway survive a round trip (found by
+/// the `roundtrip` fuzz target; RFC 4760 says to ignore them on receipt).
+#[test]
+fn nonzero_reserved_octets_reencode_exactly() {
+    let ctx = Context::default();
+    for hex_msg in [
+        // MP_REACH_NLRI with reserved octet 01 after the next hop.
+        "ffffffffffffffffffffffffffffffff002f0200000018800e1500020110\
+         20010db800000000000000000000000101",
+        // OPEN whose multiprotocol capability has reserved octet 01.
+        "ffffffffffffffffffffffffffffffff00250104fde9005ac0000201080206010400010101",
+    ] {
+        let wire = Bytes::from(hex::decode(hex_msg).unwrap());
+        let d = Message::decode(&wire, &ctx).unwrap();
+        assert_eq!(hex::encode(d.message.to_bytes(&ctx).unwrap()), hex_msg);
+        if let Message::Open(o) = &d.message {
+            assert_eq!(
+                o.families(),
+                vec![Family::IPV4_UNICAST],
+                "the raw capability still negotiates"
+            );
+        }
+    }
+}

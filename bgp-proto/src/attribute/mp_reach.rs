@@ -94,6 +94,9 @@ pub struct MpReach {
     pub nlri: Vec<Nlri>,
     /// The NLRI field as octets, for families this crate does not parse (else empty).
     pub opaque_nlri: Bytes,
+    /// The reserved octet after the next hop (RFC 4760 §3: sent as 0,
+    /// ignored on receipt; kept so that re-encoding is byte-exact).
+    pub reserved: u8,
 }
 
 /// Why an MP_REACH_NLRI / MP_UNREACH_NLRI value is malformed.
@@ -115,6 +118,7 @@ impl MpReach {
             next_hop,
             nlri,
             opaque_nlri: Bytes::new(),
+            reserved: 0,
         }
     }
 
@@ -127,7 +131,7 @@ impl MpReach {
             .split_at_checked(usize::from(*nh_len))
             .ok_or(MpError::NextHop(family))?;
         // One reserved octet follows the next hop (RFC 4760 §3); it is ignored on receipt.
-        let [_reserved, nlri_field @ ..] = rest else {
+        let [reserved, nlri_field @ ..] = rest else {
             return Err(MpError::NextHop(family));
         };
         let next_hop =
@@ -135,13 +139,17 @@ impl MpReach {
         if parses(family) {
             let nlri = nlri::decode(nlri_field, family.afi, ctx.add_path(family))
                 .map_err(|_| MpError::Nlri(family))?;
-            Ok(Self::new(family, next_hop, nlri))
+            Ok(Self {
+                reserved: *reserved,
+                ..Self::new(family, next_hop, nlri)
+            })
         } else {
             Ok(Self {
                 family,
                 next_hop,
                 nlri: Vec::new(),
                 opaque_nlri: crate::wire::share(whole, nlri_field),
+                reserved: *reserved,
             })
         }
     }
@@ -162,7 +170,7 @@ impl MpReach {
         dst.put_u8(self.family.safi.0);
         dst.put_u8(u8::try_from(self.next_hop.encoded_len()).unwrap_or(u8::MAX));
         self.next_hop.encode(dst);
-        dst.put_u8(0);
+        dst.put_u8(self.reserved);
         nlri::encode_all(&self.nlri, ctx.add_path(self.family), dst);
         dst.put_slice(&self.opaque_nlri);
     }

@@ -153,6 +153,22 @@ impl Capability {
         }
     }
 
+    /// The family of a multiprotocol capability (RFC 4760 §8), including one
+    /// kept raw because its reserved octet was not zero.
+    pub fn multiprotocol_family(&self) -> Option<Family> {
+        match self {
+            Self::Multiprotocol(f) => Some(*f),
+            Self::Unknown {
+                code: CapabilityCode::MULTIPROTOCOL,
+                value,
+            } => match value.as_ref() {
+                [a1, a2, _, s] => Some(Family::new(Afi(u16::from_be_bytes([*a1, *a2])), Safi(*s))),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Decodes a capability value; malformed known ones become `Unknown`.
     pub(crate) fn decode(code: CapabilityCode, v: &[u8], whole: &Bytes) -> Self {
         Self::decode_known(code, v).unwrap_or_else(|| Self::Unknown {
@@ -163,7 +179,10 @@ impl Capability {
 
     fn decode_known(code: CapabilityCode, v: &[u8]) -> Option<Self> {
         Some(match (code, v) {
-            (CapabilityCode::MULTIPROTOCOL, [a1, a2, _reserved, s]) => {
+            // A non-zero reserved octet (RFC 4760 §8: ignored on receipt) keeps
+            // the capability raw so it re-encodes exactly;
+            // `Capability::multiprotocol_family` still reads it.
+            (CapabilityCode::MULTIPROTOCOL, [a1, a2, 0, s]) => {
                 Self::Multiprotocol(Family::new(Afi(u16::from_be_bytes([*a1, *a2])), Safi(*s)))
             }
             (CapabilityCode::ROUTE_REFRESH, []) => Self::RouteRefresh,

@@ -73,10 +73,7 @@ impl Open {
     pub fn families(&self) -> Vec<Family> {
         let mut v: Vec<Family> = self
             .capabilities()
-            .filter_map(|c| match c {
-                Capability::Multiprotocol(f) => Some(*f),
-                _ => None,
-            })
+            .filter_map(Capability::multiprotocol_family)
             .collect();
         if v.is_empty() {
             v.push(Family::IPV4_UNICAST);
