@@ -112,6 +112,34 @@ impl Metrics {
         }
     }
 
+    /// Sets the allocator gauges from per-pool counters (in use = assigned;
+    /// total = assigned + available).
+    pub fn set_pool_counters(
+        &self,
+        pools: &std::collections::BTreeMap<String, crate::allocate::PoolCounters>,
+    ) {
+        for (name, c) in pools {
+            let labels = vec![("pool", name.clone())];
+            // Huge IPv6 pools are reported as i64::MAX (MetalLB does the same); saturate.
+            let v4 = c.assigned_ipv4.saturating_add(c.available_ipv4);
+            let v6 = c.assigned_ipv6.saturating_add(c.available_ipv6);
+            let total = [v4.saturating_add(v6), v4, v6];
+            let used = [
+                c.assigned_ipv4.saturating_add(c.assigned_ipv6),
+                c.assigned_ipv4,
+                c.assigned_ipv6,
+            ];
+            for (i, (t, u)) in total.iter().zip(used).enumerate() {
+                if let Some(g) = self.addresses_total.get(i) {
+                    g.get_or_create(&labels).set(*t);
+                }
+                if let Some(g) = self.addresses_in_use.get(i) {
+                    g.get_or_create(&labels).set(u);
+                }
+            }
+        }
+    }
+
     /// The OpenMetrics text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();

@@ -272,6 +272,9 @@ pub async fn run(
         for change in announcer.apply(wanted, &p.announcements.routes).await {
             println!("{change}");
         }
+        if let (Some(m), Some(a)) = (&metrics, &p.allocations) {
+            m.set_pool_counters(&a.pools);
+        }
         if let Some(m) = &metrics {
             m.speaker_announced.clear();
             for (svc, ips) in &p.announcements.announced {

@@ -80,3 +80,29 @@ async fn metrics_use_metallb_names_and_readiness_follows_the_flag() {
     assert_eq!(get(addr, "/readyz").await.0, 200);
     speaker.shutdown(None, false).await;
 }
+
+#[test]
+fn allocator_gauges_follow_pool_counters() {
+    use k8s_adapter::allocate::PoolCounters;
+    let m = Metrics::new(None);
+    let mut pools = std::collections::BTreeMap::new();
+    pools.insert(
+        "default".to_string(),
+        PoolCounters {
+            assigned_ipv4: 3,
+            assigned_ipv6: 1,
+            available_ipv4: 253,
+            available_ipv6: i64::MAX,
+        },
+    );
+    m.set_pool_counters(&pools);
+    let text = m.encode();
+    for needle in [
+        "metallb_allocator_addresses_in_use_total{pool=\"default\"} 4",
+        "metallb_allocator_ipv4_addresses_in_use_total{pool=\"default\"} 3",
+        "metallb_allocator_ipv4_addresses_total{pool=\"default\"} 256",
+        "metallb_allocator_ipv6_addresses_total{pool=\"default\"} 9223372036854775807",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+}
