@@ -115,6 +115,26 @@ enum Command {
     },
 }
 
+/// The runtime of the long-running subcommands (two worker threads).
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
+/// A client from the in-cluster or kubeconfig environment.
+async fn kube_client() -> anyhow::Result<kube::Client> {
+    kube::Client::try_default()
+        .await
+        .context("connecting to the Kubernetes API")
+}
+
+/// Resolves on Ctrl-C (SIGINT).
+async fn interrupted() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 fn paths(v: &[PathBuf]) -> Vec<&Path> {
     v.iter().map(PathBuf::as_path).collect()
 }
@@ -181,112 +201,84 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             inputs,
             demo,
             metrics_addr,
-        } => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
-            rt.block_on(async move {
-                let speaker = bgp_session::Speaker::new();
-                let metrics = Arc::new(k8s_adapter::metrics::Metrics::new(Some(speaker.clone())));
-                if let Some(addr) = metrics_addr {
-                    let health = k8s_adapter::http::Health {
-                        metrics: metrics.clone(),
-                        ready: Arc::new(AtomicBool::new(true)),
-                    };
-                    let bound = k8s_adapter::http::serve(addr, health).await?;
-                    println!("metrics     serving on http://{bound}/metrics");
-                }
-                let opts = k8s_adapter::standalone::Options {
-                    plan: inputs.plan_options(),
-                    config: inputs.config,
-                    objects: inputs.objects,
-                    node: inputs.node,
-                    demo,
-                    poll: Duration::from_millis(200),
+        } => runtime()?.block_on(async move {
+            let speaker = bgp_session::Speaker::new();
+            let metrics = Arc::new(k8s_adapter::metrics::Metrics::new(Some(speaker.clone())));
+            if let Some(addr) = metrics_addr {
+                let health = k8s_adapter::http::Health {
+                    metrics: metrics.clone(),
+                    ready: Arc::new(AtomicBool::new(true)),
                 };
-                k8s_adapter::standalone::run(opts, speaker, Some(metrics)).await?;
-                anyhow::Ok(ExitCode::SUCCESS)
-            })
-        }
+                let bound = k8s_adapter::http::serve(addr, health).await?;
+                println!("metrics     serving on http://{bound}/metrics");
+            }
+            let opts = k8s_adapter::standalone::Options {
+                plan: inputs.plan_options(),
+                config: inputs.config,
+                objects: inputs.objects,
+                node: inputs.node,
+                demo,
+                poll: Duration::from_millis(200),
+            };
+            k8s_adapter::standalone::run(opts, speaker, Some(metrics)).await?;
+            anyhow::Ok(ExitCode::SUCCESS)
+        }),
         Command::Speaker {
             namespace,
             node,
             lb_class,
             ignore_exclude_lb,
             metrics_addr,
-        } => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
-            rt.block_on(async move {
-                let client = kube::Client::try_default()
-                    .await
-                    .context("connecting to the Kubernetes API")?;
-                let speaker = bgp_session::Speaker::new();
-                let metrics = Arc::new(k8s_adapter::metrics::Metrics::new(Some(speaker.clone())));
-                let ready = Arc::new(AtomicBool::new(false));
-                let health = k8s_adapter::http::Health {
-                    metrics: metrics.clone(),
-                    ready: ready.clone(),
-                };
-                k8s_adapter::http::serve(metrics_addr, health).await?;
-                let mut announcer = k8s_adapter::announcer::Announcer::new(speaker.clone());
-                let opts = k8s_adapter::speaker_role::SpeakerOptions {
-                    namespace,
-                    node,
-                    plan: PlanOptions {
-                        lb_class,
-                        ignore_exclude_lb,
-                        ..PlanOptions::default()
-                    },
-                    status_interval: Duration::from_secs(10),
-                };
-                let shutdown = async {
-                    let _ = tokio::signal::ctrl_c().await;
-                };
-                k8s_adapter::speaker_role::run(
-                    client,
-                    opts,
-                    &mut announcer,
-                    metrics,
-                    ready,
-                    shutdown,
-                )
+        } => runtime()?.block_on(async move {
+            let client = kube_client().await?;
+            let speaker = bgp_session::Speaker::new();
+            let metrics = Arc::new(k8s_adapter::metrics::Metrics::new(Some(speaker.clone())));
+            let ready = Arc::new(AtomicBool::new(false));
+            let health = k8s_adapter::http::Health {
+                metrics: metrics.clone(),
+                ready: ready.clone(),
+            };
+            k8s_adapter::http::serve(metrics_addr, health).await?;
+            let mut announcer = k8s_adapter::announcer::Announcer::new(speaker.clone());
+            let opts = k8s_adapter::speaker_role::SpeakerOptions {
+                namespace,
+                node,
+                plan: PlanOptions {
+                    lb_class,
+                    ignore_exclude_lb,
+                    ..PlanOptions::default()
+                },
+                status_interval: Duration::from_secs(10),
+            };
+            k8s_adapter::speaker_role::run(
+                client,
+                opts,
+                &mut announcer,
+                metrics,
+                ready,
+                interrupted(),
+            )
+            .await;
+            speaker
+                .shutdown(Some("speaker stopping".into()), false)
                 .await;
-                speaker
-                    .shutdown(Some("speaker stopping".into()), false)
-                    .await;
-                anyhow::Ok(ExitCode::SUCCESS)
-            })
-        }
+            anyhow::Ok(ExitCode::SUCCESS)
+        }),
         Command::Controller {
             namespace,
             pod_name,
             metrics_addr,
-        } => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
-            rt.block_on(async move {
-                let client = kube::Client::try_default()
-                    .await
-                    .context("connecting to the Kubernetes API")?;
-                let metrics = Arc::new(k8s_adapter::metrics::Metrics::new(None));
-                let health = k8s_adapter::http::Health {
-                    metrics,
-                    ready: Arc::new(AtomicBool::new(true)),
-                };
-                k8s_adapter::http::serve(metrics_addr, health).await?;
-                let opts = k8s_adapter::kube_io::ControllerOptions::new(&namespace, &pod_name);
-                k8s_adapter::kube_io::run_controller(client, opts, async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await;
-                anyhow::Ok(ExitCode::SUCCESS)
-            })
-        }
+        } => runtime()?.block_on(async move {
+            let client = kube_client().await?;
+            let metrics = Arc::new(k8s_adapter::metrics::Metrics::new(None));
+            let health = k8s_adapter::http::Health {
+                metrics,
+                ready: Arc::new(AtomicBool::new(true)),
+            };
+            k8s_adapter::http::serve(metrics_addr, health).await?;
+            let opts = k8s_adapter::kube_io::ControllerOptions::new(&namespace, &pod_name);
+            k8s_adapter::kube_io::run_controller(client, opts, interrupted()).await;
+            anyhow::Ok(ExitCode::SUCCESS)
+        }),
     }
 }
