@@ -11,41 +11,15 @@
 use bgp_proto::{AttrAction, Context, Message};
 use bytes::Bytes;
 
-/// A message: marker, length, type, body.
-fn msg(ty: u8, body: &[u8]) -> Vec<u8> {
-    let mut m = vec![0xFF; 16];
-    m.extend_from_slice(&u16::try_from(19 + body.len()).unwrap().to_be_bytes());
-    m.push(ty);
-    m.extend_from_slice(body);
-    m
-}
+#[path = "support/wire.rs"]
+mod wire;
+use wire::{NEXT_HOP, NLRI, ORIGIN, attr, msg, update};
 
-/// An UPDATE body: withdrawn field, attributes field, NLRI field.
-fn update(withdrawn: &[u8], attrs: &[u8], nlri: &[u8]) -> Vec<u8> {
-    let mut b = Vec::new();
-    b.extend_from_slice(&u16::try_from(withdrawn.len()).unwrap().to_be_bytes());
-    b.extend_from_slice(withdrawn);
-    b.extend_from_slice(&u16::try_from(attrs.len()).unwrap().to_be_bytes());
-    b.extend_from_slice(attrs);
-    b.extend_from_slice(nlri);
-    msg(2, &b)
-}
-
-/// A short-length attribute.
-fn attr(flags: u8, code: u8, value: &[u8]) -> Vec<u8> {
-    let mut a = vec![flags, code, u8::try_from(value.len()).unwrap()];
-    a.extend_from_slice(value);
-    a
-}
-
-const ORIGIN: &[u8] = &[0x40, 1, 1, 0];
 /// AS_PATH, one AS_SEQUENCE of 65001 (4-octet).
 const AS_PATH: &[u8] = &[0x40, 2, 6, 2, 1, 0, 0, 0xFD, 0xE9];
-const NEXT_HOP: &[u8] = &[0x40, 3, 4, 192, 0, 2, 1];
-const NLRI: &[u8] = &[24, 198, 51, 100];
 
 fn base_attrs(extra: &[u8]) -> Vec<u8> {
-    [ORIGIN, AS_PATH, NEXT_HOP, extra].concat()
+    wire::with_mandatory(65001, extra)
 }
 
 /// An OPEN body with version, AS, hold time, id and optional parameters.

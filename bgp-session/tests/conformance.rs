@@ -9,11 +9,15 @@
     clippy::panic
 )] // Test code: a panic is a test failure.
 
+#[path = "../../bgp-proto/tests/support/wire.rs"]
+mod wire;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use wire::{NEXT_HOP, NLRI, ORIGIN, attr, msg, update};
 
 /// `target/<profile>/examples/<name>`, next to this test binary.
 fn example(name: &str) -> PathBuf {
@@ -93,14 +97,6 @@ fn start_inject() -> Option<Inject> {
     panic!("inject did not start listening");
 }
 
-fn msg(ty: u8, body: &[u8]) -> Vec<u8> {
-    let mut m = vec![0xFF; 16];
-    m.extend_from_slice(&u16::try_from(19 + body.len()).unwrap().to_be_bytes());
-    m.push(ty);
-    m.extend_from_slice(body);
-    m
-}
-
 /// Our OPEN: AS 65002, hold `hold`, id 10.0.0.2, IPv4 unicast, 4-octet AS, route refresh.
 fn open_with(asn: u16, hold: u16, id: [u8; 4], caps: &[u8]) -> Vec<u8> {
     let mut b = vec![4];
@@ -120,29 +116,10 @@ fn open() -> Vec<u8> {
     open_with(65002, 90, [10, 0, 0, 2], CAPS)
 }
 
-fn update(withdrawn: &[u8], attrs: &[u8], nlri: &[u8]) -> Vec<u8> {
-    let mut b = Vec::new();
-    b.extend_from_slice(&u16::try_from(withdrawn.len()).unwrap().to_be_bytes());
-    b.extend_from_slice(withdrawn);
-    b.extend_from_slice(&u16::try_from(attrs.len()).unwrap().to_be_bytes());
-    b.extend_from_slice(attrs);
-    b.extend_from_slice(nlri);
-    msg(2, &b)
-}
-
-fn attr(flags: u8, code: u8, value: &[u8]) -> Vec<u8> {
-    let mut a = vec![flags, code, u8::try_from(value.len()).unwrap()];
-    a.extend_from_slice(value);
-    a
-}
-
-const ORIGIN: &[u8] = &[0x40, 1, 1, 0];
 const AS_PATH: &[u8] = &[0x40, 2, 6, 2, 1, 0, 0, 0xFD, 0xEA];
-const NEXT_HOP: &[u8] = &[0x40, 3, 4, 192, 0, 2, 1];
-const NLRI: &[u8] = &[24, 198, 51, 100];
 
 fn with(extra: &[u8]) -> Vec<u8> {
-    [ORIGIN, AS_PATH, NEXT_HOP, extra].concat()
+    wire::with_mandatory(65002, extra)
 }
 
 /// Reads one whole message, or `None` on close/timeout.
