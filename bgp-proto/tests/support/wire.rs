@@ -4,7 +4,7 @@
 //! conformance suite (included with `#[path]`).
 
 /// A message: marker, length, type, body.
-pub fn msg(ty: u8, body: &[u8]) -> Vec<u8> {
+pub(crate) fn msg(ty: u8, body: &[u8]) -> Vec<u8> {
     let mut m = vec![0xFF; 16];
     m.extend_from_slice(&u16::try_from(19 + body.len()).unwrap().to_be_bytes());
     m.push(ty);
@@ -13,7 +13,7 @@ pub fn msg(ty: u8, body: &[u8]) -> Vec<u8> {
 }
 
 /// An UPDATE: withdrawn field, attributes field, NLRI field.
-pub fn update(withdrawn: &[u8], attrs: &[u8], nlri: &[u8]) -> Vec<u8> {
+pub(crate) fn update(withdrawn: &[u8], attrs: &[u8], nlri: &[u8]) -> Vec<u8> {
     let mut b = Vec::new();
     b.extend_from_slice(&u16::try_from(withdrawn.len()).unwrap().to_be_bytes());
     b.extend_from_slice(withdrawn);
@@ -24,27 +24,27 @@ pub fn update(withdrawn: &[u8], attrs: &[u8], nlri: &[u8]) -> Vec<u8> {
 }
 
 /// A path attribute with a one-octet length.
-pub fn attr(flags: u8, code: u8, value: &[u8]) -> Vec<u8> {
+pub(crate) fn attr(flags: u8, code: u8, value: &[u8]) -> Vec<u8> {
     let mut a = vec![flags, code, u8::try_from(value.len()).unwrap()];
     a.extend_from_slice(value);
     a
 }
 
 /// ORIGIN IGP.
-pub const ORIGIN: &[u8] = &[0x40, 1, 1, 0];
+pub(crate) const ORIGIN: &[u8] = &[0x40, 1, 1, 0];
 /// NEXT_HOP 192.0.2.1.
-pub const NEXT_HOP: &[u8] = &[0x40, 3, 4, 192, 0, 2, 1];
+pub(crate) const NEXT_HOP: &[u8] = &[0x40, 3, 4, 192, 0, 2, 1];
 /// One NLRI: 198.51.100.0/24.
-pub const NLRI: &[u8] = &[24, 198, 51, 100];
+pub(crate) const NLRI: &[u8] = &[24, 198, 51, 100];
 
 /// AS_PATH of one AS_SEQUENCE holding `asn` (4-octet).
-pub fn as_path(asn: u32) -> Vec<u8> {
+pub(crate) fn as_path(asn: u32) -> Vec<u8> {
     let mut v = vec![2, 1];
     v.extend_from_slice(&asn.to_be_bytes());
     attr(0x40, 2, &v)
 }
 
 /// ORIGIN, AS_PATH (`asn`), NEXT_HOP, then `extra`.
-pub fn with_mandatory(asn: u32, extra: &[u8]) -> Vec<u8> {
+pub(crate) fn with_mandatory(asn: u32, extra: &[u8]) -> Vec<u8> {
     [ORIGIN, &as_path(asn), NEXT_HOP, extra].concat()
 }
