@@ -30,11 +30,13 @@ pub enum ConnectMode {
 /// What to do when a peer exceeds the received-prefix limit (RFC 4486 §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MaxPrefixAction {
-    /// Log and keep going.
+    /// Warn once and keep accepting, up to a hard ceiling of twice the
+    /// limit (prefixes beyond it are ignored, so memory stays bounded).
     Warn,
-    /// Ignore prefixes beyond the limit.
+    /// Warn once and ignore new prefixes beyond the limit.
     Drop,
-    /// Close with Cease / Maximum Number of Prefixes Reached.
+    /// Close with Cease / Maximum Number of Prefixes Reached (RFC 4486 §4),
+    /// with AFI, SAFI and the limit as data.
     Close,
 }
 

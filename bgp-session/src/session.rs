@@ -537,7 +537,11 @@ impl Session {
             s.actions.push_back(Action::Close { conn: id });
         };
         if !self.started {
-            // Idle refuses connections (RFC 4271 §8.2.2): Cease / Connection Rejected.
+            // Idle refuses connections (RFC 4271 §8.2.2): Cease / Connection
+            // Rejected. During the IdleHold wait after an error we only hold
+            // back our own reconnection: a peer that connects is accepted
+            // (interoperates with speakers such as ExaBGP that reconnect at
+            // once after a collision).
             return reject(self, subcode::cease::CONNECTION_REJECTED);
         }
         if self.conns.iter().any(|c| c.state == ConnState::Established) {
@@ -1023,23 +1027,37 @@ impl Session {
         let mut announced = Vec::with_capacity(reach.len());
         for n in reach {
             let is_new = !self.rib_in.contains_key(&n);
-            if is_new && self.rib_in.len() >= rc.max_prefixes {
-                let (count, limit) = (self.rib_in.len(), rc.max_prefixes);
+            let (count, limit) = (self.rib_in.len(), rc.max_prefixes);
+            if is_new && count >= limit {
+                if !self.max_prefix_warned {
+                    self.max_prefix_warned = true;
+                    self.events
+                        .push_back(Event::MaxPrefixExceeded { count, limit });
+                }
                 match rc.action {
                     MaxPrefixAction::Close => {
-                        // RFC 4486 §4: Cease / Maximum Number of Prefixes Reached.
-                        return Err(Fatal::Notify(Notification::cease(
+                        // RFC 4486 §4: Cease / Maximum Number of Prefixes
+                        // Reached, with AFI, SAFI and the upper bound as data.
+                        let (afi, safi) = match n.prefix {
+                            IpNet::V4(_) => (1u16, 1u8),
+                            IpNet::V6(_) => (2, 1),
+                        };
+                        let mut data = Vec::with_capacity(7);
+                        data.extend_from_slice(&afi.to_be_bytes());
+                        data.push(safi);
+                        data.extend_from_slice(
+                            &u32::try_from(limit).unwrap_or(u32::MAX).to_be_bytes(),
+                        );
+                        return Err(Fatal::Notify(Notification::new(
+                            ErrorCode::CEASE,
                             subcode::cease::MAX_PREFIXES,
+                            Bytes::from(data),
                         )));
                     }
-                    MaxPrefixAction::Warn | MaxPrefixAction::Drop => {
-                        if !self.max_prefix_warned {
-                            self.max_prefix_warned = true;
-                            self.events
-                                .push_back(Event::MaxPrefixExceeded { count, limit });
-                        }
-                        continue;
-                    }
+                    // Warn keeps accepting, up to a hard ceiling of twice the
+                    // limit so that memory stays bounded; Drop stops at the limit.
+                    MaxPrefixAction::Warn if count < limit.saturating_mul(2) => {}
+                    MaxPrefixAction::Warn | MaxPrefixAction::Drop => continue,
                 }
             }
             self.rib_in.insert(n, attrs.clone());

@@ -580,3 +580,46 @@ fn four_octet_as_toward_an_old_speaker_uses_as_trans_and_as4_path() {
     );
     assert_eq!(u.effective_as_path().unwrap().to_string(), "4200000001");
 }
+
+#[test]
+fn max_prefix_actions() {
+    for (action, expect_held, expect_up) in [
+        (MaxPrefixAction::Drop, 10, true),
+        (MaxPrefixAction::Warn, 20, true),
+        (MaxPrefixAction::Close, 0, false),
+    ] {
+        let a = config(65001, 65002, [10, 0, 0, 1], B_ADDR);
+        let mut b = config(65002, 65001, [10, 0, 0, 2], A_ADDR);
+        b.mode = ConnectMode::Passive;
+        b.idle_hold = Duration::from_secs(600);
+        b.receive = Some(ReceiveConfig {
+            max_prefixes: 10,
+            action,
+        });
+        let mut p = Pair::new(a, b);
+        let attrs = Arc::new(RouteAttrs::default());
+        for i in 0..50u32 {
+            p.a.announce(
+                IpNet::new(Ipv4Addr::from(0x0A00_0000 + i).into(), 32).unwrap(),
+                attrs.clone(),
+            );
+        }
+        p.start();
+        p.run_for(Duration::from_secs(3));
+        assert_eq!(p.received().len(), expect_held, "{action:?}");
+        assert!(
+            p.b_events
+                .iter()
+                .any(|e| matches!(e, Event::MaxPrefixExceeded { limit: 10, .. })),
+            "{action:?}"
+        );
+        assert_eq!(p.b.state() == State::Established, expect_up, "{action:?}");
+        if !expect_up {
+            let n = p.b.stats().last_notification_sent.unwrap();
+            assert_eq!(
+                (n.code, n.subcode, n.data.as_ref()),
+                (ErrorCode::CEASE, 1, &[0, 1, 1, 0, 0, 0, 10][..])
+            );
+        }
+    }
+}
