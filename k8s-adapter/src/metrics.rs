@@ -140,6 +140,27 @@ impl Metrics {
         }
     }
 
+    /// Sets `metallb_speaker_announced` to exactly the announced service IPs of `node`.
+    pub fn set_announced(
+        &self,
+        node: &str,
+        announced: &std::collections::BTreeMap<crate::world::ObjectKey, Vec<std::net::IpAddr>>,
+    ) {
+        self.speaker_announced.clear();
+        for (svc, ips) in announced {
+            for ip in ips {
+                self.speaker_announced
+                    .get_or_create(&vec![
+                        ("service", svc.to_string()),
+                        ("protocol", "bgp".to_string()),
+                        ("node", node.to_string()),
+                        ("ip", ip.to_string()),
+                    ])
+                    .set(1);
+            }
+        }
+    }
+
     /// The OpenMetrics text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();

@@ -93,6 +93,7 @@ pub async fn run(
                     }
                     peers.insert(name.clone(), pc);
                 }
+                metrics.set_announced(&opts.node, &p.announcements.announced);
                 for change in announcer.apply(peers, &p.announcements.routes).await {
                     tracing::info!(%change, "speaker");
                 }

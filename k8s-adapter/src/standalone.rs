@@ -276,19 +276,7 @@ pub async fn run(
             m.set_pool_counters(&a.pools);
         }
         if let Some(m) = &metrics {
-            m.speaker_announced.clear();
-            for (svc, ips) in &p.announcements.announced {
-                for ip in ips {
-                    m.speaker_announced
-                        .get_or_create(&vec![
-                            ("service", svc.to_string()),
-                            ("protocol", "bgp".to_string()),
-                            ("node", opts.node.clone()),
-                            ("ip", ip.to_string()),
-                        ])
-                        .set(1);
-                }
-            }
+            m.set_announced(&opts.node, &p.announcements.announced);
         }
     }
     speaker
