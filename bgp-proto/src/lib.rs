@@ -68,6 +68,6 @@ pub use error::{AttrAction, AttrError, DecodeError, EncodeError, ErrorKind};
 pub use message::{
     Decoded, MAX_SHUTDOWN_MESSAGE_LEN, Message, Notification, Open, RouteRefresh, Update,
 };
-pub use nlri::{Nlri, NlriIter};
+pub use nlri::{Nlri, NlriIter, NlriList, NlriListIter};
 pub use update_builder::UpdateBuilder;
 pub use view::{RawAttribute, UpdateView};

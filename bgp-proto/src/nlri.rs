@@ -170,74 +170,8 @@ impl Iterator for NlriIter<'_> {
     }
 }
 
-/// Validates and decodes an NLRI field into a vector of exactly the right size.
-pub(crate) fn decode(field: &[u8], afi: Afi, add_path: bool) -> Result<Vec<Nlri>, BadNlri> {
-    if field.is_empty() {
-        return Ok(Vec::new());
-    }
-    let bits = max_bits(afi).ok_or(BadNlri { at: 0 })?;
-    // The counting pass is a tight scan of length octets; it makes the one
-    // allocation exact (memory stays a small multiple of the input).
-    let n = count(field, bits, add_path)?;
-    let mut out = Vec::with_capacity(n);
-    if afi == Afi::IPV6 {
-        decode_into::<16>(field, add_path, &mut out, |a, l| {
-            Ipv6Net::new(Ipv6Addr::from(a), l).ok().map(IpNet::V6)
-        });
-    } else {
-        decode_into::<4>(field, add_path, &mut out, |a, l| {
-            Ipv4Net::new(Ipv4Addr::from(a), l).ok().map(IpNet::V4)
-        });
-    }
-    Ok(out)
-}
-
-/// One pass over a field that `count` validated: fixed-size address
-/// buffers, no per-prefix calls into memmove.
-#[inline]
-fn decode_into<const N: usize>(
-    mut f: &[u8],
-    add_path: bool,
-    out: &mut Vec<Nlri>,
-    make: impl Fn([u8; N], u8) -> Option<IpNet>,
-) {
-    loop {
-        let path_id = if add_path {
-            let Some((id, rest)) = f.split_first_chunk::<4>() else {
-                return;
-            };
-            f = rest;
-            Some(u32::from_be_bytes(*id))
-        } else {
-            None
-        };
-        let Some((&plen, rest)) = f.split_first() else {
-            return;
-        };
-        let n = usize::from(plen).div_ceil(8);
-        let Some((bytes, rest)) = rest.split_at_checked(n) else {
-            return;
-        };
-        let mut a = [0u8; N];
-        for (d, s) in a.iter_mut().zip(bytes) {
-            *d = *s;
-        }
-        let Some(prefix) = make(a, plen) else {
-            return;
-        };
-        out.push(Nlri { prefix, path_id });
-        f = rest;
-    }
-}
-
-/// Writes entries, adding or dropping path identifiers as `add_path` says
-/// (a missing identifier is sent as 0).
-pub(crate) fn encode_all(items: &[Nlri], add_path: bool, dst: &mut BytesMut) {
-    for n in items {
-        encode_one(n, add_path, dst);
-    }
-}
-
+/// Writes one entry, adding or dropping its path identifier as `add_path`
+/// says (a missing identifier is sent as 0).
 pub(crate) fn encode_one(n: &Nlri, add_path: bool, dst: &mut BytesMut) {
     let fixed = Nlri {
         prefix: n.prefix,
@@ -255,9 +189,213 @@ pub(crate) fn wire_len(n: &Nlri, add_path: bool) -> usize {
     usize::from(add_path) * 4 + 1 + usize::from(n.prefix.prefix_len()).div_ceil(8)
 }
 
+/// A list of NLRI entries: either decoded lazily from the received message
+/// (validated, kept as a shared slice of it, read on iteration — decoding an
+/// UPDATE allocates nothing for its prefixes), or built from values.
+///
+/// Equality, ordering-free hashing and `Debug` are over the entries, whatever
+/// the representation. Re-encoding a decoded list with the same ADD-PATH
+/// setting copies its octets.
+#[derive(Clone)]
+pub struct NlriList(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Built(Vec<Nlri>),
+    Wire {
+        raw: bytes::Bytes,
+        v6: bool,
+        add_path: bool,
+        len: usize,
+    },
+}
+
+impl NlriList {
+    /// The empty list.
+    pub const fn new() -> Self {
+        Self(Repr::Built(Vec::new()))
+    }
+
+    /// Validates an NLRI field of `whole` and keeps it undecoded.
+    pub(crate) fn decode(
+        field: &[u8],
+        whole: &bytes::Bytes,
+        afi: Afi,
+        add_path: bool,
+    ) -> Result<Self, BadNlri> {
+        if field.is_empty() {
+            return Ok(Self::new());
+        }
+        let bits = max_bits(afi).ok_or(BadNlri { at: 0 })?;
+        let len = count(field, bits, add_path)?;
+        Ok(Self(Repr::Wire {
+            raw: crate::wire::share(whole, field),
+            v6: afi == Afi::IPV6,
+            add_path,
+            len,
+        }))
+    }
+
+    /// The entries, in order.
+    pub fn iter(&self) -> NlriListIter<'_> {
+        match &self.0 {
+            Repr::Built(v) => NlriListIter::Built(v.iter()),
+            Repr::Wire {
+                raw, v6, add_path, ..
+            } => NlriListIter::Wire(NlriIter {
+                field: raw,
+                v6: *v6,
+                add_path: *add_path,
+            }),
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Repr::Built(v) => v.len(),
+            Repr::Wire { len, .. } => *len,
+        }
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The entries as a vector.
+    pub fn to_vec(&self) -> Vec<Nlri> {
+        self.iter().collect()
+    }
+
+    /// Octets on the wire under the given ADD-PATH setting.
+    pub(crate) fn wire_len(&self, add_path: bool) -> usize {
+        match &self.0 {
+            Repr::Wire {
+                raw, add_path: a, ..
+            } if *a == add_path => raw.len(),
+            _ => self.iter().map(|n| wire_len(&n, add_path)).sum(),
+        }
+    }
+
+    /// Writes the entries under the given ADD-PATH setting.
+    pub(crate) fn encode(&self, add_path: bool, dst: &mut BytesMut) {
+        match &self.0 {
+            Repr::Wire {
+                raw, add_path: a, ..
+            } if *a == add_path => dst.put_slice(raw),
+            _ => {
+                for n in self.iter() {
+                    encode_one(&n, add_path, dst);
+                }
+            }
+        }
+    }
+}
+
+impl Default for NlriList {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl From<Vec<Nlri>> for NlriList {
+    fn from(v: Vec<Nlri>) -> Self {
+        Self(Repr::Built(v))
+    }
+}
+
+impl FromIterator<Nlri> for NlriList {
+    fn from_iter<I: IntoIterator<Item = Nlri>>(iter: I) -> Self {
+        Self(Repr::Built(iter.into_iter().collect()))
+    }
+}
+
+impl IntoIterator for NlriList {
+    type Item = Nlri;
+    type IntoIter = std::vec::IntoIter<Nlri>;
+    fn into_iter(self) -> Self::IntoIter {
+        match self.0 {
+            Repr::Built(v) => v.into_iter(),
+            Repr::Wire { .. } => self.to_vec().into_iter(),
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a NlriList {
+    type Item = Nlri;
+    type IntoIter = NlriListIter<'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl PartialEq for NlriList {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for NlriList {}
+
+impl PartialEq<Vec<Nlri>> for NlriList {
+    fn eq(&self, other: &Vec<Nlri>) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter().copied())
+    }
+}
+
+impl PartialEq<NlriList> for Vec<Nlri> {
+    fn eq(&self, other: &NlriList) -> bool {
+        other == self
+    }
+}
+
+impl std::hash::Hash for NlriList {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_usize(self.len());
+        for n in self.iter() {
+            n.hash(state);
+        }
+    }
+}
+
+impl std::fmt::Debug for NlriList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// Iterator over an [`NlriList`].
+#[derive(Clone, Debug)]
+pub enum NlriListIter<'a> {
+    /// Over built values.
+    #[doc(hidden)]
+    Built(std::slice::Iter<'a, Nlri>),
+    /// Over wire octets.
+    #[doc(hidden)]
+    Wire(NlriIter<'a>),
+}
+
+impl Iterator for NlriListIter<'_> {
+    type Item = Nlri;
+
+    #[inline]
+    fn next(&mut self) -> Option<Nlri> {
+        match self {
+            Self::Built(i) => i.next().copied(),
+            Self::Wire(i) => i.next(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn decode(field: &[u8], afi: Afi, add_path: bool) -> Result<Vec<Nlri>, BadNlri> {
+        let b = bytes::Bytes::copy_from_slice(field);
+        NlriList::decode(&b, &b, afi, add_path).map(|l| l.to_vec())
+    }
 
     #[test]
     fn decodes_rfc_style_prefixes() {
@@ -288,10 +426,17 @@ mod tests {
     #[test]
     fn add_path_identifiers() {
         let f = [0, 0, 0, 7, 32, 100, 64, 0, 1];
-        let v = decode(&f, Afi::IPV4, true).unwrap();
-        assert_eq!(v[0].to_string(), "100.64.0.1/32#7");
-        let mut b = BytesMut::new();
-        encode_all(&v, true, &mut b);
-        assert_eq!(&b[..], &f);
+        let b = bytes::Bytes::copy_from_slice(&f);
+        let list = NlriList::decode(&b, &b, Afi::IPV4, true).unwrap();
+        assert_eq!(list.iter().next().unwrap().to_string(), "100.64.0.1/32#7");
+        let mut out = BytesMut::new();
+        list.encode(true, &mut out);
+        assert_eq!(&out[..], &f);
+        // Built and wire lists compare by entries; re-encoding without ADD-PATH drops the id.
+        let built: NlriList = list.to_vec().into();
+        assert_eq!(built, list);
+        let mut out = BytesMut::new();
+        built.encode(false, &mut out);
+        assert_eq!(&out[..], &f[4..]);
     }
 }

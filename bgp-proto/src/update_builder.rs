@@ -371,7 +371,7 @@ mod tests {
             assert_eq!(u.attributes[0].code(), AttrType::MP_REACH_NLRI);
             let mp = u.mp_reach().unwrap();
             assert_eq!(mp.next_hop, nh);
-            got.extend(mp.nlri.iter().copied());
+            got.extend(mp.nlri.iter());
         }
         assert_eq!(got, prefixes);
         let w = b.withdraw(Family::IPV6_UNICAST, &prefixes).unwrap();
@@ -380,7 +380,7 @@ mod tests {
             let Message::Update(u) = Message::decode(m, &ctx).unwrap().message else {
                 panic!()
             };
-            got.extend(u.mp_unreach().unwrap().withdrawn.iter().copied());
+            got.extend(u.mp_unreach().unwrap().withdrawn.iter());
         }
         assert_eq!(got, prefixes);
     }

@@ -184,9 +184,9 @@ fn update(ctx: Context) -> impl Strategy<Value = Update> {
         vec(v4_nlri(ap4), 0..30),
     )
         .prop_map(|(withdrawn, attributes, nlri)| Update {
-            withdrawn,
+            withdrawn: withdrawn.into(),
             attributes,
-            nlri,
+            nlri: nlri.into(),
         })
 }
 

@@ -115,13 +115,13 @@ fn golden_vectors_decode_as_tshark_saw_them_and_reencode_exactly() {
                 let mp = view.mp_reach().map(|(f, it)| (f, it.collect::<Vec<_>>()));
                 assert_eq!(
                     mp,
-                    u.mp_reach().map(|m| (m.family, m.nlri.clone())),
+                    u.mp_reach().map(|m| (m.family, m.nlri.to_vec())),
                     "{file} #{i}: view mp_reach"
                 );
                 let mpu = view.mp_unreach().map(|(f, it)| (f, it.collect::<Vec<_>>()));
                 assert_eq!(
                     mpu,
-                    u.mp_unreach().map(|m| (m.family, m.withdrawn.clone())),
+                    u.mp_unreach().map(|m| (m.family, m.withdrawn.to_vec())),
                     "{file} #{i}: view mp_unreach"
                 );
                 assert_eq!(

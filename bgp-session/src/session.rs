@@ -999,13 +999,13 @@ impl Session {
         let Some(rc) = self.config.receive else {
             return Ok(());
         };
-        let mut withdrawn: Vec<Nlri> = u.withdrawn.clone();
+        let mut withdrawn: Vec<Nlri> = u.withdrawn.to_vec();
         if let Some(m) = u.mp_unreach() {
-            withdrawn.extend(m.withdrawn.iter().copied());
+            withdrawn.extend(m.withdrawn.iter());
         }
-        let mut reach: Vec<Nlri> = u.nlri.clone();
+        let mut reach: Vec<Nlri> = u.nlri.to_vec();
         if let Some(m) = u.mp_reach() {
-            reach.extend(m.nlri.iter().copied());
+            reach.extend(m.nlri.iter());
         }
         if withdraw_all {
             withdrawn.append(&mut reach);

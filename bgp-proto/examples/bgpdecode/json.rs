@@ -3,14 +3,14 @@
 
 use bgp_proto::attribute::{AttrValue, PathAttribute};
 use bgp_proto::capability::{AddPathMode, Capability};
-use bgp_proto::{Decoded, Message, Nlri};
+use bgp_proto::{Decoded, Message, NlriList};
 use serde_json::{Value, json};
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn prefixes(v: &[Nlri]) -> Value {
+fn prefixes(v: &NlriList) -> Value {
     v.iter().map(|n| Value::String(n.to_string())).collect()
 }
 

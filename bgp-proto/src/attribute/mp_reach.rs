@@ -7,7 +7,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::context::{Context, Family};
 use crate::iana::{Afi, Safi};
-use crate::nlri::{self, Nlri};
+use crate::nlri::NlriList;
 
 /// The next hop of an MP_REACH_NLRI attribute.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -91,7 +91,7 @@ pub struct MpReach {
     /// The next hop for every NLRI in the attribute.
     pub next_hop: NextHop,
     /// The routes, for IPv4/IPv6 unicast and multicast.
-    pub nlri: Vec<Nlri>,
+    pub nlri: NlriList,
     /// The NLRI field as octets, for families this crate does not parse (else empty).
     pub opaque_nlri: Bytes,
     /// The reserved octet after the next hop (RFC 4760 §3: sent as 0,
@@ -112,11 +112,11 @@ pub(crate) enum MpError {
 
 impl MpReach {
     /// An MP_REACH_NLRI for IP routes of `family` via `next_hop`.
-    pub fn new(family: Family, next_hop: NextHop, nlri: Vec<Nlri>) -> Self {
+    pub fn new(family: Family, next_hop: NextHop, nlri: impl Into<NlriList>) -> Self {
         Self {
             family,
             next_hop,
-            nlri,
+            nlri: nlri.into(),
             opaque_nlri: Bytes::new(),
             reserved: 0,
         }
@@ -137,7 +137,7 @@ impl MpReach {
         let next_hop =
             NextHop::decode(family.afi, family.safi, nh, whole).ok_or(MpError::NextHop(family))?;
         if parses(family) {
-            let nlri = nlri::decode(nlri_field, family.afi, ctx.add_path(family))
+            let nlri = NlriList::decode(nlri_field, whole, family.afi, ctx.add_path(family))
                 .map_err(|_| MpError::Nlri(family))?;
             Ok(Self {
                 reserved: *reserved,
@@ -147,7 +147,7 @@ impl MpReach {
             Ok(Self {
                 family,
                 next_hop,
-                nlri: Vec::new(),
+                nlri: NlriList::new(),
                 opaque_nlri: crate::wire::share(whole, nlri_field),
                 reserved: *reserved,
             })
@@ -156,13 +156,7 @@ impl MpReach {
 
     pub(crate) fn encoded_len(&self, ctx: &Context) -> usize {
         let ap = ctx.add_path(self.family);
-        5 + self.next_hop.encoded_len()
-            + self.opaque_nlri.len()
-            + self
-                .nlri
-                .iter()
-                .map(|n| nlri::wire_len(n, ap))
-                .sum::<usize>()
+        5 + self.next_hop.encoded_len() + self.opaque_nlri.len() + self.nlri.wire_len(ap)
     }
 
     pub(crate) fn encode(&self, ctx: &Context, dst: &mut BytesMut) {
@@ -171,7 +165,7 @@ impl MpReach {
         dst.put_u8(u8::try_from(self.next_hop.encoded_len()).unwrap_or(u8::MAX));
         self.next_hop.encode(dst);
         dst.put_u8(self.reserved);
-        nlri::encode_all(&self.nlri, ctx.add_path(self.family), dst);
+        self.nlri.encode(ctx.add_path(self.family), dst);
         dst.put_slice(&self.opaque_nlri);
     }
 }

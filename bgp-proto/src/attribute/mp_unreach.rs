@@ -5,7 +5,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::mp_reach::{MpError, parses};
 use crate::context::{Context, Family};
 use crate::iana::{Afi, Safi};
-use crate::nlri::{self, Nlri};
+use crate::nlri::NlriList;
 
 /// The MP_UNREACH_NLRI attribute: withdrawn routes of one address family.
 ///
@@ -15,17 +15,17 @@ pub struct MpUnreach {
     /// The address family.
     pub family: Family,
     /// The withdrawn routes, for IPv4/IPv6 unicast and multicast.
-    pub withdrawn: Vec<Nlri>,
+    pub withdrawn: NlriList,
     /// The withdrawn routes as octets, for families this crate does not parse.
     pub opaque_withdrawn: Bytes,
 }
 
 impl MpUnreach {
     /// An MP_UNREACH_NLRI for IP routes of `family`.
-    pub fn new(family: Family, withdrawn: Vec<Nlri>) -> Self {
+    pub fn new(family: Family, withdrawn: impl Into<NlriList>) -> Self {
         Self {
             family,
-            withdrawn,
+            withdrawn: withdrawn.into(),
             opaque_withdrawn: Bytes::new(),
         }
     }
@@ -36,13 +36,13 @@ impl MpUnreach {
         };
         let family = Family::new(Afi(u16::from_be_bytes([*a1, *a2])), Safi(*safi));
         if parses(family) {
-            let withdrawn = nlri::decode(field, family.afi, ctx.add_path(family))
+            let withdrawn = NlriList::decode(field, whole, family.afi, ctx.add_path(family))
                 .map_err(|_| MpError::Nlri(family))?;
             Ok(Self::new(family, withdrawn))
         } else {
             Ok(Self {
                 family,
-                withdrawn: Vec::new(),
+                withdrawn: NlriList::new(),
                 opaque_withdrawn: crate::wire::share(whole, field),
             })
         }
@@ -50,18 +50,13 @@ impl MpUnreach {
 
     pub(crate) fn encoded_len(&self, ctx: &Context) -> usize {
         let ap = ctx.add_path(self.family);
-        3 + self.opaque_withdrawn.len()
-            + self
-                .withdrawn
-                .iter()
-                .map(|n| nlri::wire_len(n, ap))
-                .sum::<usize>()
+        3 + self.opaque_withdrawn.len() + self.withdrawn.wire_len(ap)
     }
 
     pub(crate) fn encode(&self, ctx: &Context, dst: &mut BytesMut) {
         dst.put_u16(self.family.afi.0);
         dst.put_u8(self.family.safi.0);
-        nlri::encode_all(&self.withdrawn, ctx.add_path(self.family), dst);
+        self.withdrawn.encode(ctx.add_path(self.family), dst);
         dst.put_slice(&self.opaque_withdrawn);
     }
 }

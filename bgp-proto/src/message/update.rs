@@ -11,7 +11,7 @@ use crate::attribute::{
 use crate::context::{Context, Family};
 use crate::error::{AttrAction, AttrError, DecodeError, ErrorKind};
 use crate::iana::{Afi, AttrType};
-use crate::nlri::{self, Nlri};
+use crate::nlri::NlriList;
 use crate::wire;
 
 /// An UPDATE message, as on the wire.
@@ -22,11 +22,11 @@ use crate::wire;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Update {
     /// Withdrawn IPv4 unicast routes.
-    pub withdrawn: Vec<Nlri>,
+    pub withdrawn: NlriList,
     /// Path attributes in wire order.
     pub attributes: Vec<PathAttribute>,
     /// Reachable IPv4 unicast routes.
-    pub nlri: Vec<Nlri>,
+    pub nlri: NlriList,
 }
 
 impl Update {
@@ -158,9 +158,9 @@ impl Update {
         // RFC 7606 §5.3: a syntactically incorrect NLRI or withdrawn field
         // cannot be located route by route, so the session is reset.
         let v4 = ctx.add_path(Family::IPV4_UNICAST);
-        let withdrawn = nlri::decode(wfield, Afi::IPV4, v4)
+        let withdrawn = NlriList::decode(wfield, whole, Afi::IPV4, v4)
             .map_err(|e| DecodeError::new(ErrorKind::InvalidNetworkField, at(wfield) + e.at))?;
-        let nlri = nlri::decode(nlri_field, Afi::IPV4, v4)
+        let nlri = NlriList::decode(nlri_field, whole, Afi::IPV4, v4)
             .map_err(|e| DecodeError::new(ErrorKind::InvalidNetworkField, at(nlri_field) + e.at))?;
 
         let attributes = decode_attributes(whole, afield, ctx, errors)?;
@@ -216,17 +216,7 @@ impl Update {
 
     pub(crate) fn body_len(&self, ctx: &Context) -> usize {
         let v4 = ctx.add_path(Family::IPV4_UNICAST);
-        4 + self
-            .withdrawn
-            .iter()
-            .map(|n| nlri::wire_len(n, v4))
-            .sum::<usize>()
-            + self.attributes_len(ctx)
-            + self
-                .nlri
-                .iter()
-                .map(|n| nlri::wire_len(n, v4))
-                .sum::<usize>()
+        4 + self.withdrawn.wire_len(v4) + self.attributes_len(ctx) + self.nlri.wire_len(v4)
     }
 
     fn attributes_len(&self, ctx: &Context) -> usize {
@@ -235,14 +225,13 @@ impl Update {
 
     pub(crate) fn encode_body(&self, ctx: &Context, dst: &mut BytesMut) {
         let v4 = ctx.add_path(Family::IPV4_UNICAST);
-        let wlen: usize = self.withdrawn.iter().map(|n| nlri::wire_len(n, v4)).sum();
-        dst.put_u16(u16::try_from(wlen).unwrap_or(u16::MAX));
-        nlri::encode_all(&self.withdrawn, v4, dst);
+        dst.put_u16(u16::try_from(self.withdrawn.wire_len(v4)).unwrap_or(u16::MAX));
+        self.withdrawn.encode(v4, dst);
         dst.put_u16(u16::try_from(self.attributes_len(ctx)).unwrap_or(u16::MAX));
         for a in &self.attributes {
             a.encode(ctx, dst);
         }
-        nlri::encode_all(&self.nlri, v4, dst);
+        self.nlri.encode(v4, dst);
     }
 }
 
