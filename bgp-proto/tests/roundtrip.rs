@@ -125,17 +125,17 @@ fn attributes(ctx: Context) -> impl Strategy<Value = Vec<PathAttribute>> {
             vec(v6_nlri(ap6), 0..20),
         )
             .prop_map(|(g, ll, n)| {
-                AttrValue::MpReach(MpReach::new(
+                AttrValue::MpReach(Box::new(MpReach::new(
                     Family::IPV6_UNICAST,
                     NextHop::Ipv6 {
                         global: g.into(),
                         link_local: ll.map(Into::into),
                     },
                     n,
-                ))
+                )))
             }),
         vec(v6_nlri(ap6), 0..20)
-            .prop_map(|n| AttrValue::MpUnreach(MpUnreach::new(Family::IPV6_UNICAST, n))),
+            .prop_map(|n| AttrValue::MpUnreach(Box::new(MpUnreach::new(Family::IPV6_UNICAST, n)))),
         (200u8..=254, vec(any::<u8>(), 0..40)).prop_map(|(c, v)| {
             AttrValue::Unknown(UnknownAttr {
                 code: AttrType(c),

@@ -115,10 +115,11 @@ pub enum AttrValue {
     OriginatorId(Ipv4Addr),
     /// CLUSTER_LIST (10, RFC 4456).
     ClusterList(List<Ipv4Addr>),
-    /// MP_REACH_NLRI (14, RFC 4760).
-    MpReach(MpReach),
-    /// MP_UNREACH_NLRI (15, RFC 4760).
-    MpUnreach(MpUnreach),
+    /// MP_REACH_NLRI (14, RFC 4760). Boxed: it is the largest value, and
+    /// keeping it out of line halves the size of every attribute.
+    MpReach(Box<MpReach>),
+    /// MP_UNREACH_NLRI (15, RFC 4760), boxed like MP_REACH_NLRI.
+    MpUnreach(Box<MpUnreach>),
     /// EXTENDED COMMUNITIES (16, RFC 4360).
     ExtendedCommunities(ExtendedCommunities),
     /// AS4_PATH (17, RFC 6793), always 4-octet.
@@ -477,12 +478,12 @@ pub(crate) fn decode_value(
         AttrType::AS4_PATH => AttrValue::As4Path(
             AsPath::decode(value, whole, true).map_err(|_| optional_err(Discard))?,
         ),
-        AttrType::MP_REACH_NLRI => AttrValue::MpReach(
+        AttrType::MP_REACH_NLRI => AttrValue::MpReach(Box::new(
             MpReach::decode(value, whole, ctx).map_err(|e| mp_error(e, &attr_bytes()))?,
-        ),
-        AttrType::MP_UNREACH_NLRI => AttrValue::MpUnreach(
+        )),
+        AttrType::MP_UNREACH_NLRI => AttrValue::MpUnreach(Box::new(
             MpUnreach::decode(value, whole, ctx).map_err(|e| mp_error(e, &attr_bytes()))?,
-        ),
+        )),
         _ => AttrValue::Unknown(UnknownAttr {
             code,
             value: shared(),

@@ -37,9 +37,8 @@ impl Update {
             Self::default()
         } else {
             Self {
-                attributes: vec![PathAttribute::new(AttrValue::MpUnreach(MpUnreach::new(
-                    family,
-                    Vec::new(),
+                attributes: vec![PathAttribute::new(AttrValue::MpUnreach(Box::new(
+                    MpUnreach::new(family, Vec::new()),
                 )))],
                 ..Self::default()
             }
