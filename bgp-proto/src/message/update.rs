@@ -162,18 +162,23 @@ impl Update {
         let nlri = NlriList::decode(nlri_field, whole, Afi::IPV4, v4)
             .map_err(|e| DecodeError::new(ErrorKind::InvalidNetworkField, at(nlri_field) + e.at))?;
 
-        let attributes = decode_attributes(whole, afield, ctx, errors)?;
+        let (attributes, present) = decode_attributes(whole, afield, ctx, errors)?;
         let update = Self {
             withdrawn,
             attributes,
             nlri,
         };
-        update.check_mandatory(at(afield), errors);
+        // The presence bitmap saves rescanning the attributes per check.
+        let reachable = !update.nlri.is_empty()
+            || (present.has(AttrType::MP_REACH_NLRI) && update.has_reachable());
+        if reachable {
+            update.check_mandatory(present, at(afield), errors);
+        }
         // RFC 7606 §5.2: an UPDATE with path attributes (other than
         // MP_UNREACH_NLRI) but no reachable NLRI cannot be handled by
         // treat-as-withdraw: any error stronger than attribute discard resets
         // the session.
-        if !update.has_reachable() && !afield.is_empty() {
+        if !reachable && !afield.is_empty() {
             let only_unreach = update
                 .attributes
                 .iter()
@@ -194,14 +199,10 @@ impl Update {
     /// RFC 7606 §3 d: a missing well-known mandatory attribute makes the UPDATE
     /// treat-as-withdraw. They are only required when routes are announced;
     /// NEXT_HOP only for routes in the NLRI field (RFC 4760 §3).
-    fn check_mandatory(&self, offset: usize, errors: &mut Vec<AttrError>) {
-        if !self.has_reachable() {
-            return;
-        }
+    fn check_mandatory(&self, present: Present, offset: usize, errors: &mut Vec<AttrError>) {
         let mut need = [AttrType::ORIGIN, AttrType::AS_PATH, AttrType::NEXT_HOP].into_iter();
         let classic = !self.nlri.is_empty();
-        let missing =
-            need.find(|c| (*c != AttrType::NEXT_HOP || classic) && self.attribute(*c).is_none());
+        let missing = need.find(|c| (*c != AttrType::NEXT_HOP || classic) && !present.has(*c));
         if let Some(code) = missing {
             errors.push(AttrError {
                 code,
@@ -241,13 +242,31 @@ impl Update {
 /// still located through Total Path Attribute Length). RFC 7606 §3 g: a
 /// repeated attribute is discarded, except a repeated MP_REACH_NLRI or
 /// MP_UNREACH_NLRI, which is a Malformed Attribute List (session reset).
+/// Which attribute types decoded successfully (a 256-bit set).
+#[derive(Clone, Copy, Default)]
+struct Present([u64; 4]);
+
+impl Present {
+    fn insert(&mut self, code: AttrType) {
+        if let Some(w) = self.0.get_mut(usize::from(code.0 >> 6)) {
+            *w |= 1 << (code.0 & 63);
+        }
+    }
+    fn has(self, code: AttrType) -> bool {
+        self.0
+            .get(usize::from(code.0 >> 6))
+            .is_some_and(|w| w & (1 << (code.0 & 63)) != 0)
+    }
+}
+
 fn decode_attributes(
     whole: &Bytes,
     field: &[u8],
     ctx: &Context,
     errors: &mut Vec<AttrError>,
-) -> Result<Vec<PathAttribute>, DecodeError> {
+) -> Result<(Vec<PathAttribute>, Present), DecodeError> {
     let mut out = Vec::with_capacity(estimate_attrs(field));
+    let mut present = Present::default();
     let mut seen = [0u64; 4];
     let mut rest = field;
     while !rest.is_empty() {
@@ -293,7 +312,10 @@ fn decode_attributes(
         }
         let flags = AttrFlags(flags);
         match decode_value(flags, code, attr_bytes, value, whole, ctx) {
-            Ok(value) => out.push(PathAttribute { flags, value }),
+            Ok(value) => {
+                present.insert(code);
+                out.push(PathAttribute { flags, value });
+            }
             Err((kind, AttrAction::SessionReset, _)) => {
                 return Err(DecodeError::new(kind, offset));
             }
@@ -306,7 +328,7 @@ fn decode_attributes(
             }),
         }
     }
-    Ok(out)
+    Ok((out, present))
 }
 
 /// A capacity guess for the attribute vector: typical UPDATEs carry 3–8.
