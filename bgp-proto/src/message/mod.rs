@@ -74,7 +74,8 @@ impl Message {
 
     /// Decodes one complete message (header included) from shared bytes.
     /// Sub-slices of `msg` are shared, not copied, so decoding from the
-    /// framing codec's `Bytes` costs at most two allocations per UPDATE.
+    /// framing codec's `Bytes` costs one allocation per UPDATE (the attribute
+    /// vector), two when it carries MP_REACH_NLRI or MP_UNREACH_NLRI.
     ///
     /// The length field must equal `msg.len()` and respect the context's
     /// maximum; OPEN and KEEPALIVE never exceed 4096 octets (RFC 8654 §4).
