@@ -118,6 +118,10 @@ fn open() -> Vec<u8> {
 
 const AS_PATH: &[u8] = &[0x40, 2, 6, 2, 1, 0, 0, 0xFD, 0xEA];
 
+fn as_path_attr() -> Vec<u8> {
+    wire::as_path(65002)
+}
+
 fn with(extra: &[u8]) -> Vec<u8> {
     wire::with_mandatory(65002, extra)
 }
@@ -154,8 +158,15 @@ enum At {
 
 #[derive(Debug)]
 enum Expect {
+    /// This NOTIFICATION (code, subcode, data), then the connection closes.
     Notify(u8, u8, Vec<u8>),
+    /// No NOTIFICATION; the session stays up.
     StaysUp,
+    /// The OPEN is accepted: the speaker answers with OPEN and KEEPALIVE.
+    Accepts,
+    /// The connection closes without any NOTIFICATION (RFC 4271 §6.4: a
+    /// NOTIFICATION is never answered).
+    ClosesSilently,
 }
 
 fn connect_to(addr: SocketAddr, at: At) -> TcpStream {
@@ -185,6 +196,30 @@ fn run_case(addr: SocketAddr, at: At, bytes: &[u8], expect: &Expect) -> Result<(
                 "expected NOTIFICATION {c}/{sc} {d:02x?}, got {got:02x?}"
             )),
         },
+        Expect::Accepts => {
+            let mut seen = Vec::new();
+            while let Some((ty, body)) = read_msg(&mut s) {
+                if ty == 3 {
+                    return Err(format!("NOTIFICATION {}/{}", body[0], body[1]));
+                }
+                seen.push(ty);
+                if seen.contains(&1) && ty == 4 {
+                    return Ok(());
+                }
+            }
+            Err(format!("no OPEN + KEEPALIVE; saw types {seen:?}"))
+        }
+        Expect::ClosesSilently => {
+            while let Some((ty, body)) = read_msg(&mut s) {
+                if ty == 3 {
+                    return Err(format!(
+                        "answered with NOTIFICATION {}/{}",
+                        body[0], body[1]
+                    ));
+                }
+            }
+            Ok(())
+        }
         Expect::StaysUp => {
             s.write_all(&msg(4, &[])).unwrap();
             s.set_read_timeout(Some(Duration::from_millis(400)))
@@ -571,6 +606,125 @@ fn cases() -> Vec<(&'static str, At, Vec<u8>, Expect)> {
             Established,
             msg(5, &[0, 1, 0, 1]),
             StaysUp,
+        ),
+        (
+            "open: unknown capability is ignored",
+            OpenSent,
+            open_with(
+                65002,
+                90,
+                [10, 0, 0, 2],
+                &[CAPS, &[250, 3, 1, 2, 3]].concat(),
+            ),
+            Accepts,
+        ),
+        (
+            "open: hold time 0 (no keepalives) accepted",
+            OpenSent,
+            open_with(65002, 0, [10, 0, 0, 2], CAPS),
+            Accepts,
+        ),
+        (
+            "open: hold time 3 accepted",
+            OpenSent,
+            open_with(65002, 3, [10, 0, 0, 2], CAPS),
+            Accepts,
+        ),
+        (
+            "open: RFC 9072 extended optional parameters accepted",
+            OpenSent,
+            {
+                let mut b = vec![4, 0xFD, 0xEA, 0, 90, 10, 0, 0, 2, 255, 255];
+                b.extend_from_slice(&u16::try_from(CAPS.len() + 3).unwrap().to_be_bytes());
+                b.push(2);
+                b.extend_from_slice(&u16::try_from(CAPS.len()).unwrap().to_be_bytes());
+                b.extend_from_slice(CAPS);
+                msg(1, &b)
+            },
+            Accepts,
+        ),
+        (
+            "peer NOTIFICATION in OpenSent is not answered",
+            OpenSent,
+            msg(3, &[6, 2, 0]),
+            ClosesSilently,
+        ),
+        (
+            "peer Cease in Established is not answered",
+            Established,
+            msg(3, &[6, 2, 3, 0x62, 0x79, 0x65]),
+            ClosesSilently,
+        ),
+        (
+            "7606: ORIGINATOR_ID length 5",
+            Established,
+            update(&[], &with(&attr(0x80, 9, &[0; 5])), NLRI),
+            StaysUp,
+        ),
+        (
+            "7606: CLUSTER_LIST length 3",
+            Established,
+            update(&[], &with(&attr(0x80, 10, &[0; 3])), NLRI),
+            StaysUp,
+        ),
+        (
+            "7606: IPv6 ext communities length 21",
+            Established,
+            update(&[], &with(&attr(0xC0, 25, &[0; 21])), NLRI),
+            StaysUp,
+        ),
+        (
+            "7606: ONLY_TO_CUSTOMER length 3",
+            Established,
+            update(&[], &with(&attr(0xC0, 35, &[0; 3])), NLRI),
+            StaysUp,
+        ),
+        (
+            "7606: AGGREGATOR with AS 0 (RFC 7607)",
+            Established,
+            update(&[], &with(&attr(0xC0, 7, &[0, 0, 0, 0, 1, 2, 3, 4])), NLRI),
+            StaysUp,
+        ),
+        (
+            "7606: AS_PATH with AS 0 (RFC 7607)",
+            Established,
+            update(
+                &[],
+                &[ORIGIN, &attr(0x40, 2, &[2, 1, 0, 0, 0, 0])[..], NEXT_HOP].concat(),
+                NLRI,
+            ),
+            StaysUp,
+        ),
+        (
+            "7606: AS4_AGGREGATOR length 7",
+            Established,
+            update(&[], &with(&attr(0xC0, 18, &[0; 7])), NLRI),
+            StaysUp,
+        ),
+        (
+            "update: MP_UNREACH IPv6 /129 (AFI/SAFI disable falls back to reset)",
+            Established,
+            update(&[], &attr(0x80, 15, &[0, 2, 1, 129]), &[]),
+            Notify(3, 10, vec![]),
+        ),
+        (
+            "update: MP_REACH with well-known flags (AFI/SAFI disable falls back to reset)",
+            Established,
+            update(
+                &[],
+                &[
+                    ORIGIN,
+                    &as_path_attr(),
+                    &attr(0x40, 14, &[0, 1, 1, 4, 192, 0, 2, 1, 0, 24, 10, 0, 0])[..],
+                ]
+                .concat(),
+                &[],
+            ),
+            Notify(
+                3,
+                4,
+                vec![0x40, 14, 13, 0, 1, 1, 4, 192, 0, 2, 1, 0, 24, 10, 0, 0],
+            ),
         ),
         (
             "End-of-RIB accepted",
