@@ -272,11 +272,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let client = kube_client().await?;
             let metrics = Arc::new(k8s_adapter::metrics::Metrics::new(None));
             let health = k8s_adapter::http::Health {
-                metrics,
+                metrics: metrics.clone(),
                 ready: Arc::new(AtomicBool::new(true)),
             };
             k8s_adapter::http::serve(metrics_addr, health).await?;
-            let opts = k8s_adapter::kube_io::ControllerOptions::new(&namespace, &pod_name);
+            let mut opts = k8s_adapter::kube_io::ControllerOptions::new(&namespace, &pod_name);
+            opts.metrics = Some(metrics);
             k8s_adapter::kube_io::run_controller(client, opts, interrupted()).await;
             anyhow::Ok(ExitCode::SUCCESS)
         }),

@@ -31,6 +31,8 @@ pub struct ControllerOptions {
     pub instance: Option<String>,
     /// Delay before retrying after a failed write (5 s).
     pub retry: Duration,
+    /// Metrics to update (configuration state, allocator gauges).
+    pub metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 impl ControllerOptions {
@@ -44,6 +46,7 @@ impl ControllerOptions {
             reporter: "metallb-controller".to_owned(),
             instance: Some(identity.to_owned()),
             retry: Duration::from_secs(5),
+            metrics: None,
         }
     }
 }
@@ -57,12 +60,22 @@ pub struct ControllerState {
     config: Option<Config>,
     allocator: Option<Allocator>,
     known: BTreeSet<ObjectKey>,
+    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 impl ControllerState {
     /// A fresh state (nothing allocated, no configuration).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A fresh state that also updates `metrics`
+    /// (`metallb_k8s_client_config_*`, allocator gauges).
+    pub fn with_metrics(metrics: Option<std::sync::Arc<crate::metrics::Metrics>>) -> Self {
+        Self {
+            metrics,
+            ..Self::default()
+        }
     }
 
     /// The configuration in use (the last one that parsed).
@@ -100,8 +113,16 @@ pub async fn reconcile_services(
                 state.allocator = Some(Allocator::new(&config));
                 state.config = Some(config);
             }
+            if let Some(m) = &state.metrics {
+                m.config_loaded.set(1);
+                m.config_stale.set(0);
+            }
         }
         Err(errors) => {
+            if let Some(m) = &state.metrics {
+                m.config_stale.set(i64::from(state.config.is_some()));
+                m.k8s_update_errors.inc();
+            }
             for e in &errors.0 {
                 warn!(error = %e, "invalid configuration; keeping the last good one");
             }
@@ -130,6 +151,9 @@ pub async fn reconcile_services(
     }
     // IPAddressPool status counters, where they changed.
     let counters = allocator.pool_counters();
+    if let Some(m) = &state.metrics {
+        m.set_pool_counters(&counters);
+    }
     for pool in &snapshot.custom_resources {
         if pool.types.as_ref().map(|t| t.kind.as_str()) != Some("IPAddressPool") {
             continue;
@@ -182,7 +206,8 @@ pub async fn run_controller(
                 info!("not leading: allocation state dropped");
             }
         } else if let Some(snapshot) = reflectors.snapshot() {
-            let st = state.get_or_insert_with(ControllerState::new);
+            let st =
+                state.get_or_insert_with(|| ControllerState::with_metrics(options.metrics.clone()));
             let ok = reconcile_services(&snapshot, st, &writer, &options.allocate).await;
             retry = (!ok).then(|| tokio::time::Instant::now() + options.retry);
         }
