@@ -130,6 +130,16 @@ async fn controller_allocates_writes_back_and_releases() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(ingress(&server, "api").as_deref(), Some("192.0.2.1"));
     assert_eq!(ingress(&server, "zzz").as_deref(), Some("192.0.2.0"));
+    // ... and says so in one Warning Event on the configuration object.
+    assert!(
+        eventually(WAIT, || {
+            server
+                .list("events.k8s.io/v1", "events")
+                .iter()
+                .any(|e| e["reason"] == "ConfigInvalid" && e["type"] == "Warning")
+        })
+        .await
+    );
 
     // Settled: no further writes to services without changes.
     server.clear_requests();

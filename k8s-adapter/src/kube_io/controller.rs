@@ -61,6 +61,8 @@ pub struct ControllerState {
     allocator: Option<Allocator>,
     known: BTreeSet<ObjectKey>,
     metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
+    /// The last configuration errors reported as an Event (no repeats).
+    reported: Option<String>,
 }
 
 impl ControllerState {
@@ -117,6 +119,7 @@ pub async fn reconcile_services(
                 m.config_loaded.set(1);
                 m.config_stale.set(0);
             }
+            state.reported = None;
         }
         Err(errors) => {
             if let Some(m) = &state.metrics {
@@ -125,6 +128,25 @@ pub async fn reconcile_services(
             }
             for e in &errors.0 {
                 warn!(error = %e, "invalid configuration; keeping the last good one");
+            }
+            // One Warning Event per distinct set of errors, on the
+            // configuration object (the ConfigMap, else the first CR).
+            let text = errors.to_string();
+            if state.reported.as_deref() != Some(text.as_str()) {
+                if let Some(reference) = config_object_ref(snapshot) {
+                    if let Err(e) = writer
+                        .publish_object_event(
+                            &reference,
+                            kube::runtime::events::EventType::Warning,
+                            "ConfigInvalid",
+                            &text,
+                        )
+                        .await
+                    {
+                        warn!(error = %e, "recording the configuration Event failed");
+                    }
+                }
+                state.reported = Some(text);
             }
         }
     }
@@ -226,4 +248,24 @@ pub async fn run_controller(
     }
     reflectors.shutdown();
     leader.shutdown().await;
+}
+
+/// A reference to the object holding the configuration: the legacy
+/// ConfigMap, else the first `metallb.io` resource.
+fn config_object_ref(snapshot: &Snapshot) -> Option<k8s_openapi::api::core::v1::ObjectReference> {
+    use kube::Resource;
+    if let Some(cm) = snapshot.config_maps.first() {
+        return Some(cm.object_ref(&()));
+    }
+    let cr = snapshot.custom_resources.first()?;
+    let types = cr.types.as_ref()?;
+    Some(k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some(types.api_version.clone()),
+        kind: Some(types.kind.clone()),
+        name: cr.metadata.name.clone(),
+        namespace: cr.metadata.namespace.clone(),
+        uid: cr.metadata.uid.clone(),
+        resource_version: cr.metadata.resource_version.clone(),
+        field_path: None,
+    })
 }

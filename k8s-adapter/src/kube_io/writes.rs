@@ -162,6 +162,26 @@ impl ServiceWriter {
         Ok(())
     }
 
+    /// Records an Event on any object (e.g. the configuration object that
+    /// failed validation).
+    pub async fn publish_object_event(
+        &self,
+        reference: &k8s_openapi::api::core::v1::ObjectReference,
+        type_: EventType,
+        reason: &str,
+        message: &str,
+    ) -> Result<(), KubeIoError> {
+        let event = Event {
+            type_,
+            reason: reason.to_owned(),
+            note: Some(message.chars().take(1024).collect()),
+            action: reason.to_owned(),
+            secondary: None,
+        };
+        self.recorder.publish(&event, reference).await?;
+        Ok(())
+    }
+
     /// Writes one allocator outcome back to its Service: the pool
     /// annotation and the ingress IPs where they differ from `service` (an
     /// unhandled service is never touched), then its events. A failed event
