@@ -1,0 +1,172 @@
+//! The speaker role end to end: Kubernetes objects served by the fake API
+//! server, a real BGP session to a collector speaker on loopback, and the
+//! status objects written back.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // Test code: a panic is a test failure.
+
+mod fake_apiserver;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use bgp_session::{
+    ConnectMode, Event, MaxPrefixAction, PeerConfig, ReceiveConfig, RemoteAs, Speaker,
+};
+use fake_apiserver::{FakeApiServer, eventually};
+use k8s_adapter::announcer::Announcer;
+use k8s_adapter::metrics::Metrics;
+use k8s_adapter::plan::PlanOptions;
+use k8s_adapter::speaker_role::{SpeakerOptions, run};
+use serde_json::json;
+
+const NS: &str = "metallb-system";
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A collector on a port MetalLB's BGPPeer validation accepts (≤ 16384).
+async fn collector() -> (Speaker, SocketAddr) {
+    let c = Speaker::new();
+    for port in (10_000u16..16_000).step_by(97) {
+        if let Ok(addr) = c.listen(SocketAddr::from(([127, 0, 0, 1], port))).await {
+            let mut p = PeerConfig::new(
+                "127.0.0.1:179".parse().unwrap(),
+                64501,
+                RemoteAs::Asn(64500),
+                "192.0.2.254".parse().unwrap(),
+            );
+            p.mode = ConnectMode::Passive;
+            p.idle_hold = Duration::ZERO;
+            p.receive = Some(ReceiveConfig {
+                max_prefixes: 100,
+                action: MaxPrefixAction::Drop,
+            });
+            c.add_peer(p).unwrap();
+            return (c, addr);
+        }
+    }
+    panic!("no free port");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speaker_role_announces_and_publishes_status() {
+    let (collector, addr) = collector().await;
+    let mut routes = collector.subscribe();
+    let server = FakeApiServer::start().await;
+    server
+        .upsert(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}));
+    server.upsert(
+        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1", "labels": {}},
+        "status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}]}}),
+    );
+    server.upsert(
+        json!({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+        "metadata": {"name": "pool-a", "namespace": NS}, "spec": {"addresses": ["192.0.2.0/24"]}}),
+    );
+    server.upsert(
+        json!({"apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement",
+        "metadata": {"name": "all", "namespace": NS}, "spec": {"communities": ["64500:7"]}}),
+    );
+    server.upsert(json!({"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
+        "metadata": {"name": "router", "namespace": NS},
+        "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": "127.0.0.1", "peerPort": addr.port()}}));
+    server.upsert(json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster", "clusterIP": "10.96.0.10",
+                 "clusterIPs": ["10.96.0.10"], "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack",
+                 "ports": [{"port": 80, "protocol": "TCP"}]},
+        "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}}));
+    server.upsert(json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "web-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["10.0.0.5"], "conditions": {"ready": true}, "nodeName": "node-1"}],
+        "ports": [{"port": 8080, "protocol": "TCP"}]}));
+
+    let speaker = Speaker::new();
+    let mut announcer = Announcer::new(speaker.clone());
+    let metrics = Arc::new(Metrics::new(Some(speaker.clone())));
+    let ready = Arc::new(AtomicBool::new(false));
+    let opts = SpeakerOptions {
+        namespace: NS.into(),
+        node: "node-1".into(),
+        plan: PlanOptions::default(),
+        status_interval: Duration::from_millis(200),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let client = server.client();
+    let m = metrics.clone();
+    let r = ready.clone();
+    let task = tokio::spawn(async move {
+        run(client, opts, &mut announcer, m, r, async {
+            let _ = stopped.await;
+        })
+        .await;
+    });
+
+    // The router receives the Service IP with the advertisement's community.
+    let got = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Ok(ev) = routes.recv().await {
+                if let Event::Routes { announced, .. } = ev.event {
+                    if let Some(r) = announced.first() {
+                        return (r.nlri.prefix.to_string(), format!("{:?}", r.attributes));
+                    }
+                }
+            }
+        }
+    })
+    .await
+    .expect("route received");
+    assert_eq!(got.0, "192.0.2.10/32");
+    assert!(got.1.contains("64500:7"), "{}", got.1);
+    assert!(ready.load(std::sync::atomic::Ordering::Relaxed));
+    assert!(metrics.encode().contains("metallb_speaker_announced{service=\"default/web\",protocol=\"bgp\",node=\"node-1\",ip=\"192.0.2.10\"} 1"));
+
+    // Status objects: ServiceBGPStatus for the service, BGPSessionState for the peer.
+    assert!(
+        eventually(WAIT, || {
+            server
+                .list("metallb.io/v1beta1", "servicebgpstatuses")
+                .iter()
+                .any(|o| o["status"]["serviceName"] == "web" && o["status"]["peers"][0] == "router")
+        })
+        .await
+    );
+    assert!(
+        eventually(WAIT, || {
+            server
+                .list("bgp-k8s.io/v1alpha1", "bgpsessionstates")
+                .iter()
+                .any(|o| o["status"]["peer"] == "router" && o["status"]["state"] == "Established")
+        })
+        .await,
+        "{:?}",
+        server.list("bgp-k8s.io/v1alpha1", "bgpsessionstates")
+    );
+
+    // The endpoint goes away: the route is withdrawn (ETP Cluster, no endpoints).
+    server.delete("discovery.k8s.io/v1", "endpointslices", "default", "web-1");
+    let withdrawn = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Ok(ev) = routes.recv().await {
+                if let Event::Routes { withdrawn, .. } = ev.event {
+                    if !withdrawn.is_empty() {
+                        return withdrawn[0].prefix.to_string();
+                    }
+                }
+            }
+        }
+    })
+    .await
+    .expect("withdrawal received");
+    assert_eq!(withdrawn, "192.0.2.10/32");
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+    speaker.shutdown(None, false).await;
+    collector.shutdown(None, false).await;
+}
