@@ -149,17 +149,8 @@ impl ServiceWriter {
         reason: &str,
         message: &str,
     ) -> Result<(), KubeIoError> {
-        let event = Event {
-            type_,
-            reason: reason.to_owned(),
-            note: Some(message.to_owned()),
-            action: reason.to_owned(),
-            secondary: None,
-        };
-        self.recorder
-            .publish(&event, &service.object_ref(&()))
-            .await?;
-        Ok(())
+        self.publish_object_event(&service.object_ref(&()), type_, reason, message)
+            .await
     }
 
     /// Records an Event on any object (e.g. the configuration object that
