@@ -817,13 +817,15 @@ impl Session {
         Ok(())
     }
 
-    /// RFC 4271 §6.8: of two connections that both reached OpenConfirm, keep
-    /// the one opened by the speaker with the higher BGP identifier.
+    /// RFC 4271 §6.8: on receipt of an OPEN, examine the connections in
+    /// OpenConfirm (a connection still in OpenSent has not told us the peer's
+    /// BGP identifier yet, so it does not take part); of two, keep the one
+    /// opened by the speaker with the higher BGP identifier.
     fn resolve_collision(&mut self, id: ConnId, open: &Open) {
         let Some(other) = self
             .conns
             .iter()
-            .find(|c| c.id != id && matches!(c.state, ConnState::OpenConfirm | ConnState::OpenSent))
+            .find(|c| c.id != id && c.state == ConnState::OpenConfirm)
             .map(|c| (c.id, c.direction))
         else {
             return;
