@@ -104,8 +104,10 @@ pub trait Daemon: Send {
         Err(format!("{}: cannot request a route refresh", self.kind()))
     }
 
-    /// LOCAL_PREF the daemon shows on routes learned over eBGP.
-    fn ebgp_local_pref(&self) -> Option<u32>;
+    /// LOCAL_PREF the daemon shows on routes learned over eBGP (none by default).
+    fn ebgp_local_pref(&self) -> Option<u32> {
+        None
+    }
 
     /// Kills the daemon by PID (SIGKILL: no NOTIFICATION) and starts it again
     /// with the same configuration.

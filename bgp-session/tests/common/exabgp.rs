@@ -355,10 +355,6 @@ impl Daemon for Exabgp {
         Ok(())
     }
 
-    fn ebgp_local_pref(&self) -> Option<u32> {
-        None
-    }
-
     fn restart(&mut self) {
         if let Some(mut p) = self.proc.take() {
             log(&format!("killing exabgp (pid {})", p.pid()));

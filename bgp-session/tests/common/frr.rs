@@ -388,10 +388,6 @@ impl Daemon for Frr {
         Ok(())
     }
 
-    fn ebgp_local_pref(&self) -> Option<u32> {
-        None
-    }
-
     fn restart(&mut self) {
         if let Some(mut p) = self.bgpd.take() {
             log(&format!("killing bgpd (pid {})", p.pid()));

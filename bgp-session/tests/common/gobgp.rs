@@ -329,10 +329,6 @@ impl Daemon for Gobgp {
         Ok(())
     }
 
-    fn ebgp_local_pref(&self) -> Option<u32> {
-        None
-    }
-
     fn restart(&mut self) {
         if let Some(mut p) = self.proc.take() {
             log(&format!("killing gobgpd (pid {})", p.pid()));
