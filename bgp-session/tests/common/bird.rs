@@ -144,6 +144,16 @@ impl Bird {
         Ok(out)
     }
 
+    /// The PID of the running BIRD (for SIGSTOP/SIGCONT).
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.as_ref().map(Proc::pid)
+    }
+
+    /// The control socket (for `birdc -s` from another thread).
+    pub fn socket(&self) -> PathBuf {
+        self.sock.clone()
+    }
+
     /// `show protocols all NAME`.
     pub fn protocol(&self, n: &Neighbor) -> Result<String, String> {
         self.birdc(&["show", "protocols", "all", &proto(n)])

@@ -348,6 +348,16 @@ impl Inject {
         log(&format!("inject {} exited", self.opts.name));
     }
 
+    /// SIGKILL: no NOTIFICATION, the kernel closes the socket; then reap.
+    pub fn kill(&mut self) {
+        log(&format!(
+            "SIGKILL inject {} (pid {})",
+            self.opts.name,
+            self.proc.pid()
+        ));
+        self.proc.kill();
+    }
+
     /// Our stderr/log output.
     pub fn log_text(&self) -> String {
         self.proc.log_text()
