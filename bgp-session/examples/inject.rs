@@ -236,8 +236,9 @@ fn parse_addr(s: &str, default_port: u16) -> anyhow::Result<SocketAddr> {
     Ok(SocketAddr::new(ip, default_port))
 }
 
-/// The i-th prefix of length `len` inside `range`.
-fn carve(range: IpNet, len: u8, count: u64) -> anyhow::Result<Vec<IpNet>> {
+/// `count` consecutive prefixes of length `len` inside `range`, generated
+/// lazily (a million prefixes are never held in a list here).
+fn carve(range: IpNet, len: u8, count: u64) -> anyhow::Result<impl Iterator<Item = IpNet>> {
     if len < range.prefix_len() || len > range.max_prefix_len() {
         bail!(
             "--len {len} must be between {} and {}",
@@ -253,24 +254,21 @@ fn carve(range: IpNet, len: u8, count: u64) -> anyhow::Result<Vec<IpNet>> {
         );
     }
     let shift = u32::from(range.max_prefix_len() - len);
-    (0..count)
-        .map(|i| {
-            let step = u128::from(i)
-                .checked_shl(shift)
-                .context("prefix overflow")?;
-            Ok(match range.trunc() {
-                IpNet::V4(n) => IpNet::new(
-                    IpAddr::V4(Ipv4Addr::from(
-                        u32::from(n.network()) + u32::try_from(step)?,
-                    )),
-                    len,
-                )?,
-                IpNet::V6(n) => {
-                    IpNet::new(IpAddr::V6((u128::from(n.network()) + step).into()), len)?
-                }
-            })
-        })
-        .collect()
+    let base = range.trunc();
+    // Every step fits: `count` prefixes of length `len` fit in `range` (checked above).
+    Ok((0..count).filter_map(move |i| {
+        let step = u128::from(i).checked_shl(shift)?;
+        match base {
+            IpNet::V4(n) => {
+                let a = u32::from(n.network()).checked_add(u32::try_from(step).ok()?)?;
+                IpNet::new(IpAddr::V4(Ipv4Addr::from(a)), len).ok()
+            }
+            IpNet::V6(n) => {
+                let a = u128::from(n.network()).checked_add(step)?;
+                IpNet::new(IpAddr::V6(a.into()), len).ok()
+            }
+        }
+    }))
 }
 
 #[tokio::main]
@@ -336,13 +334,10 @@ async fn main() -> anyhow::Result<()> {
         let bound = speaker.listen(listen).await?;
         eprintln!("listening on {bound}");
     }
-    speaker.set_routes(
-        prefixes
-            .iter()
-            .map(|p| (Route::with_attrs(*p, attrs.clone()), Peers::All)),
-    );
+    speaker.set_routes(prefixes.map(|p| (Route::with_attrs(p, attrs.clone()), Peers::All)));
+    let count = args.count;
     speaker.add_peer(cfg)?;
-    eprintln!("announcing {} prefixes to {peer}", prefixes.len());
+    eprintln!("announcing {count} prefixes to {peer}");
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut established: Option<Duration> = None;
     // Commands from stdin, read on a plain thread (tokio's stdin needs a feature we do not enable).
@@ -378,7 +373,7 @@ async fn main() -> anyhow::Result<()> {
                     Event::SyncComplete => {
                         let t = t0.elapsed();
                         let after = established.map(|e| t.saturating_sub(e)).unwrap_or_default();
-                        println!("End-of-RIB sent after {:.3} s ({:.3} s after Established, {} prefixes)", t.as_secs_f64(), after.as_secs_f64(), prefixes.len());
+                        println!("End-of-RIB sent after {:.3} s ({:.3} s after Established, {} prefixes)", t.as_secs_f64(), after.as_secs_f64(), count);
                         if args.exit_after_sync {
                             // Give the writer a moment to flush, then leave politely.
                             tokio::time::sleep(Duration::from_millis(200)).await;

@@ -37,8 +37,10 @@ impl Peers {
 enum Targets {
     /// The same attributes for every peer (the common case: one word).
     All(Arc<RouteAttrs>),
-    /// Entries per peer selection; for a given peer the last matching one wins.
-    Some(Vec<(Peers, Arc<RouteAttrs>)>),
+    /// Entries per peer selection; for a given peer the last matching one
+    /// wins. Boxed so that the common case stays two words.
+    #[allow(clippy::box_collection)]
+    Some(Box<Vec<(Peers, Arc<RouteAttrs>)>>),
 }
 
 impl Targets {
@@ -82,11 +84,36 @@ impl RouteTable {
     }
 
     /// A table holding exactly `routes` (MetalLB `Set` semantics).
+    ///
+    /// Routes for all peers are gathered in chunks that are sorted and merged
+    /// in bulk (full tree nodes: about 36 bytes per IPv4 prefix); a route
+    /// that selects only some peers is merged one by one.
     pub fn from_routes(routes: impl IntoIterator<Item = (Route, Peers)>) -> Self {
+        const CHUNK: usize = 64 * 1024;
         let mut t = Self::new();
+        let mut chunk: Vec<(IpNet, Targets)> = Vec::new();
         for (r, p) in routes {
-            t.announce(r, p);
+            match p {
+                Peers::All => {
+                    let attrs = t.intern(r.attrs);
+                    chunk.push((r.prefix.trunc(), Targets::All(attrs)));
+                    if chunk.len() >= CHUNK.max(t.entries.len() / 4) {
+                        // Later entries win, as with `announce`.
+                        let mut part: BTreeMap<IpNet, Targets> = chunk.drain(..).collect();
+                        t.entries.append(&mut part);
+                    }
+                }
+                // Order matters between a prefix's entries: keep it by
+                // flushing the pending chunk first.
+                p => {
+                    let mut part: BTreeMap<IpNet, Targets> = chunk.drain(..).collect();
+                    t.entries.append(&mut part);
+                    t.announce(r, p);
+                }
+            }
         }
+        let mut part: BTreeMap<IpNet, Targets> = chunk.into_iter().collect();
+        t.entries.append(&mut part);
         t
     }
 
@@ -103,13 +130,13 @@ impl RouteTable {
                 o.insert(Targets::All(attrs));
             }
             (std::collections::btree_map::Entry::Vacant(v), peers) => {
-                v.insert(Targets::Some(vec![(peers, attrs)]));
+                v.insert(Targets::Some(Box::new(vec![(peers, attrs)])));
             }
             (std::collections::btree_map::Entry::Occupied(mut o), peers) => {
                 let t = o.get_mut();
                 let list = match t {
                     Targets::All(a) => {
-                        *t = Targets::Some(vec![(Peers::All, a.clone())]);
+                        *t = Targets::Some(Box::new(vec![(Peers::All, a.clone())]));
                         match t {
                             Targets::Some(l) => l,
                             Targets::All(_) => return,
@@ -135,10 +162,17 @@ impl RouteTable {
 
     /// Everything `peer` should have.
     pub fn routes_for(&self, peer: &SocketAddr) -> BTreeMap<IpNet, Arc<RouteAttrs>> {
+        self.iter_for(peer).collect()
+    }
+
+    /// Everything `peer` should have, in prefix order, without copying the table.
+    pub fn iter_for<'a>(
+        &'a self,
+        peer: &'a SocketAddr,
+    ) -> impl Iterator<Item = (IpNet, Arc<RouteAttrs>)> + 'a {
         self.entries
             .iter()
-            .filter_map(|(prefix, t)| t.for_peer(peer).map(|a| (*prefix, a.clone())))
-            .collect()
+            .filter_map(move |(prefix, t)| t.for_peer(peer).map(|a| (*prefix, a.clone())))
     }
 
     /// Whether every route goes to every peer (so all peers share one set).

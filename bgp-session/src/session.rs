@@ -81,9 +81,11 @@ pub struct Session {
     actions: VecDeque<Action>,
     events: VecDeque<Event>,
     rib_out: RibOut,
-    rib_in: BTreeMap<Nlri, Arc<Vec<PathAttribute>>>,
+    /// Adj-RIB-In. Hashed (SipHash, keyed randomly: the peer chooses the
+    /// keys): a B-tree spent half the receive time searching ascending keys.
+    rib_in: HashMap<Nlri, Arc<Vec<PathAttribute>>>,
     /// Received routes kept while the peer restarts (RFC 4724 §4.2, helper role).
-    stale: std::collections::BTreeSet<Nlri>,
+    stale: std::collections::HashSet<Nlri>,
     stale_deadline: Option<Instant>,
     max_prefix_warned: bool,
     synced: bool,
@@ -116,8 +118,8 @@ impl Session {
             actions: VecDeque::new(),
             events: VecDeque::new(),
             rib_out: RibOut::default(),
-            rib_in: BTreeMap::new(),
-            stale: std::collections::BTreeSet::new(),
+            rib_in: HashMap::new(),
+            stale: std::collections::HashSet::new(),
             stale_deadline: None,
             max_prefix_warned: false,
             synced: false,
@@ -205,7 +207,15 @@ impl Session {
 
     /// Replaces the whole desired set.
     pub fn set_routes(&mut self, routes: &BTreeMap<IpNet, Arc<RouteAttrs>>) {
-        self.rib_out.set_desired(routes);
+        self.rib_out
+            .set_desired_sorted(routes.iter().map(|(p, a)| (*p, a.clone())));
+    }
+
+    /// Replaces the whole desired set from an iterator sorted by prefix with
+    /// no prefix twice (for example a [`crate::RouteTable`] walk), without
+    /// building an intermediate map.
+    pub fn set_routes_sorted(&mut self, routes: impl Iterator<Item = (IpNet, Arc<RouteAttrs>)>) {
+        self.rib_out.set_desired_sorted(routes);
     }
 
     /// Processes one input at time `now`.
@@ -290,23 +300,39 @@ impl Session {
         self.update_state();
     }
 
-    /// Sends pending route changes on the Established connection, packed into
-    /// as few UPDATEs as fit, followed by End-of-RIB after the initial sync.
+    /// Sends all pending route changes on the Established connection, packed
+    /// into as few UPDATEs as fit, followed by End-of-RIB after the initial
+    /// sync. Same as [`Session::flush_bounded`] without a bound.
     pub fn flush(&mut self) {
-        let Some(idx) = self
+        while self.flush_bounded(usize::MAX) {}
+    }
+
+    /// Whether a flush would send something: route changes or the initial
+    /// End-of-RIB are pending on an Established connection.
+    pub fn wants_flush(&self) -> bool {
+        self.conns.iter().any(|c| c.state == ConnState::Established)
+            && (self.rib_out.has_changes() || !self.synced)
+    }
+
+    /// Like [`Session::flush`], but stops once about `max_bytes` of UPDATEs
+    /// have been queued (at least one batch is always produced). Returns
+    /// whether changes are still pending; call it again when the socket has
+    /// drained. Drivers use this to keep the output queue, and so memory,
+    /// bounded while millions of routes go out: the Adj-RIB-Out is walked
+    /// with a cursor, never copied.
+    pub fn flush_bounded(&mut self, max_bytes: usize) -> bool {
+        /// Prefix changes packed per batch (grouped by attributes within it).
+        const BATCH: usize = 8192;
+        let Some(conn) = self
             .conns
             .iter()
-            .position(|c| c.state == ConnState::Established)
+            .find(|c| c.state == ConnState::Established)
         else {
-            return;
+            return false;
         };
         if !self.rib_out.has_changes() && self.synced {
-            return;
+            return false;
         }
-        let changes = self.rib_out.take_changes();
-        let Some(conn) = self.conns.get(idx) else {
-            return;
-        };
         let (id, tx, local) = (conn.id, conn.tx, conn.local.ip());
         let ibgp = self
             .info
@@ -320,68 +346,17 @@ impl Session {
         let mut builder = UpdateBuilder::new(tx);
         let mut out = BytesMut::new();
         let mut count = 0usize;
-
-        // Withdrawals first, per family.
-        let (w4, w6): (Vec<Nlri>, Vec<Nlri>) = {
-            let (a, b): (Vec<IpNet>, Vec<IpNet>) = changes
-                .withdraw
-                .iter()
-                .partition(|p| matches!(p, IpNet::V4(_)));
-            (
-                a.into_iter().map(|p| nlri(p, &tx)).collect(),
-                b.into_iter().map(|p| nlri(p, &tx)).collect(),
-            )
-        };
-        for (fam, list) in [(Family::IPV4_UNICAST, &w4), (Family::IPV6_UNICAST, &w6)] {
-            if !list.is_empty() && families.contains(&fam) {
-                count += builder.withdraw_into(fam, list, &mut out).unwrap_or(0);
+        loop {
+            let changes = self.rib_out.take_changes(BATCH);
+            if changes.announce.is_empty() && changes.withdraw.is_empty() {
+                break;
+            }
+            count += self.encode_changes(changes, &mut builder, &mut out, ibgp, local, &families);
+            if out.len() >= max_bytes || !self.rib_out.has_changes() {
+                break;
             }
         }
-
-        // Announcements grouped by identical attributes.
-        let mut groups: HashMap<Arc<RouteAttrs>, (Vec<Nlri>, Vec<Nlri>)> = HashMap::new();
-        for (p, a) in changes.announce {
-            let g = groups.entry(a).or_default();
-            match p {
-                IpNet::V4(_) => g.0.push(nlri(p, &tx)),
-                IpNet::V6(_) => g.1.push(nlri(p, &tx)),
-            }
-        }
-        let mut groups: Vec<_> = groups.into_iter().collect();
-        groups.sort_by(|a, b| {
-            a.1.0
-                .first()
-                .or(a.1.1.first())
-                .cmp(&b.1.0.first().or(b.1.1.first()))
-        });
-        for (attrs, (v4, v6)) in groups {
-            if !v4.is_empty() {
-                if !families.contains(&Family::IPV4_UNICAST) {
-                    self.not_sent(&v4, "IPv4 unicast not negotiated");
-                } else {
-                    match ipv4_next_hop(&attrs, local) {
-                        Some(nh) => {
-                            let path =
-                                self.path_attributes(&attrs, ibgp, Some(nh), tx.four_octet_as);
-                            count += builder.announce_into(&path, &v4, &mut out).unwrap_or(0);
-                        }
-                        None => self.not_sent(&v4, "no IPv4 next hop: set one explicitly"),
-                    }
-                }
-            }
-            if !v6.is_empty() {
-                if !families.contains(&Family::IPV6_UNICAST) {
-                    self.not_sent(&v6, "IPv6 unicast not negotiated");
-                } else {
-                    let nh = ipv6_next_hop(&attrs, local);
-                    let path = self.path_attributes(&attrs, ibgp, None, tx.four_octet_as);
-                    count += builder
-                        .announce_mp_into(Family::IPV6_UNICAST, &nh, &path, &v6, &mut out)
-                        .unwrap_or(0);
-                }
-            }
-        }
-        if !self.synced {
+        if !self.synced && !self.rib_out.walking() {
             for fam in &families {
                 out.extend_from_slice(&builder.end_of_rib(*fam));
                 count += 1;
@@ -396,6 +371,82 @@ impl Session {
                 data: out.freeze(),
             });
         }
+        self.rib_out.has_changes()
+    }
+
+    /// Encodes one batch of changes: withdrawals first, then announcements
+    /// grouped by identical attributes. Returns the number of UPDATEs.
+    fn encode_changes(
+        &mut self,
+        changes: crate::rib_out::Changes,
+        builder: &mut UpdateBuilder,
+        out: &mut BytesMut,
+        ibgp: bool,
+        local: IpAddr,
+        families: &[Family],
+    ) -> usize {
+        let tx = *builder.context();
+        let mut count = 0usize;
+        let (w4, w6): (Vec<Nlri>, Vec<Nlri>) = {
+            let (a, b): (Vec<IpNet>, Vec<IpNet>) = changes
+                .withdraw
+                .iter()
+                .partition(|p| matches!(p, IpNet::V4(_)));
+            (
+                a.into_iter().map(|p| nlri(p, &tx)).collect(),
+                b.into_iter().map(|p| nlri(p, &tx)).collect(),
+            )
+        };
+        for (fam, list) in [(Family::IPV4_UNICAST, &w4), (Family::IPV6_UNICAST, &w6)] {
+            if !list.is_empty() && families.contains(&fam) {
+                count += builder.withdraw_into(fam, list, out).unwrap_or(0);
+            }
+        }
+
+        // Announcements grouped by identical attributes, in prefix order of
+        // each group's first prefix.
+        let mut groups: Vec<(Arc<RouteAttrs>, Vec<Nlri>, Vec<Nlri>)> = Vec::new();
+        let mut index: HashMap<*const RouteAttrs, usize> = HashMap::new();
+        for (p, a) in changes.announce {
+            let i = *index.entry(Arc::as_ptr(&a)).or_insert_with(|| {
+                groups.push((a.clone(), Vec::new(), Vec::new()));
+                groups.len() - 1
+            });
+            if let Some(g) = groups.get_mut(i) {
+                match p {
+                    IpNet::V4(_) => g.1.push(nlri(p, &tx)),
+                    IpNet::V6(_) => g.2.push(nlri(p, &tx)),
+                }
+            }
+        }
+        for (attrs, v4, v6) in groups {
+            if !v4.is_empty() {
+                if !families.contains(&Family::IPV4_UNICAST) {
+                    self.not_sent(&v4, "IPv4 unicast not negotiated");
+                } else {
+                    match ipv4_next_hop(&attrs, local) {
+                        Some(nh) => {
+                            let path =
+                                self.path_attributes(&attrs, ibgp, Some(nh), tx.four_octet_as);
+                            count += builder.announce_into(&path, &v4, out).unwrap_or(0);
+                        }
+                        None => self.not_sent(&v4, "no IPv4 next hop: set one explicitly"),
+                    }
+                }
+            }
+            if !v6.is_empty() {
+                if !families.contains(&Family::IPV6_UNICAST) {
+                    self.not_sent(&v6, "IPv6 unicast not negotiated");
+                } else {
+                    let nh = ipv6_next_hop(&attrs, local);
+                    let path = self.path_attributes(&attrs, ibgp, None, tx.four_octet_as);
+                    count += builder
+                        .announce_mp_into(Family::IPV6_UNICAST, &nh, &path, &v6, out)
+                        .unwrap_or(0);
+                }
+            }
+        }
+        count
     }
 
     fn not_sent(&mut self, list: &[Nlri], reason: &'static str) {
@@ -922,7 +973,8 @@ impl Session {
         self.synced = false;
         self.rib_out.session_up();
         self.events.push_back(Event::Established(Box::new(info)));
-        self.flush();
+        // The initial sync goes out on the next flush (the driver flushes
+        // after every input, bounded by its socket's progress).
     }
 
     fn route_refresh_received(&mut self, rr: RouteRefresh) {
@@ -1014,7 +1066,9 @@ impl Session {
         }
         for n in &withdrawn {
             self.rib_in.remove(n);
-            self.stale.remove(n);
+            if !self.stale.is_empty() {
+                self.stale.remove(n);
+            }
         }
         let mut attrs = u.attributes;
         if ebgp {
@@ -1028,9 +1082,8 @@ impl Session {
         let attrs = Arc::new(attrs);
         let mut announced = Vec::with_capacity(reach.len());
         for n in reach {
-            let is_new = !self.rib_in.contains_key(&n);
             let (count, limit) = (self.rib_in.len(), rc.max_prefixes);
-            if is_new && count >= limit {
+            if count >= limit && !self.rib_in.contains_key(&n) {
                 if !self.max_prefix_warned {
                     self.max_prefix_warned = true;
                     self.events
@@ -1063,7 +1116,9 @@ impl Session {
                 }
             }
             self.rib_in.insert(n, attrs.clone());
-            self.stale.remove(&n);
+            if !self.stale.is_empty() {
+                self.stale.remove(&n);
+            }
             announced.push(ReceivedRoute {
                 nlri: n,
                 attributes: attrs.clone(),
@@ -1160,7 +1215,8 @@ impl Session {
         self.stale.clear();
         self.stale_deadline = None;
         if !self.rib_in.is_empty() {
-            let withdrawn: Vec<Nlri> = std::mem::take(&mut self.rib_in).into_keys().collect();
+            let mut withdrawn: Vec<Nlri> = std::mem::take(&mut self.rib_in).into_keys().collect();
+            withdrawn.sort_unstable();
             self.events.push_back(Event::Routes {
                 announced: Vec::new(),
                 withdrawn,
@@ -1182,6 +1238,8 @@ impl Session {
             })
             .copied()
             .collect();
+        let mut gone = gone;
+        gone.sort_unstable();
         for n in &gone {
             self.stale.remove(n);
             self.rib_in.remove(n);

@@ -59,7 +59,8 @@ pub enum SpeakerError {
 }
 
 pub(crate) enum PeerCmd {
-    SetRoutes(Arc<std::collections::BTreeMap<IpNet, Arc<crate::route::RouteAttrs>>>),
+    /// A snapshot of the route table; the peer takes what selects it.
+    SetRoutes(Arc<RouteTable>),
     Announce(IpNet, Option<Arc<crate::route::RouteAttrs>>),
     Stop {
         message: Option<String>,
@@ -78,7 +79,9 @@ struct PeerEntry {
 
 #[derive(Default)]
 pub(crate) struct Inner {
-    table: RouteTable,
+    /// Shared with peer tasks while they copy their part into their
+    /// Adj-RIB-Out; changed copy-on-write.
+    table: Arc<RouteTable>,
     peers: HashMap<SocketAddr, PeerEntry>,
     listeners: Vec<Arc<tokio::net::TcpListener>>,
 }
@@ -149,12 +152,12 @@ impl Speaker {
                 socket::listener_md5(l.as_ref(), config.remote.ip(), Some(p))?;
             }
         }
-        let routes = inner.table.routes_for(&config.remote);
+        let routes = inner.table.clone();
         let remote = config.remote;
         let (cmds, cmd_rx) = mpsc::unbounded_channel();
         let (inbound, inbound_rx) = mpsc::channel(4);
         let (status_tx, status) = watch::channel(PeerStatus::new(remote));
-        let _ = cmds.send(PeerCmd::SetRoutes(Arc::new(routes)));
+        let _ = cmds.send(PeerCmd::SetRoutes(routes));
         tokio::spawn(peer::run(
             config,
             cmd_rx,
@@ -262,7 +265,7 @@ impl Speaker {
     pub fn announce(&self, route: Route, peers: Peers) {
         let mut inner = self.lock();
         let prefix = route.prefix;
-        inner.table.announce(route, peers);
+        Arc::make_mut(&mut inner.table).announce(route, peers);
         for (addr, e) in &inner.peers {
             let _ = e.cmds.send(PeerCmd::Announce(
                 prefix,
@@ -274,7 +277,7 @@ impl Speaker {
     /// Withdraws a prefix from every peer.
     pub fn withdraw(&self, prefix: IpNet) {
         let mut inner = self.lock();
-        if inner.table.withdraw(prefix) {
+        if Arc::make_mut(&mut inner.table).withdraw(prefix) {
             for e in inner.peers.values() {
                 let _ = e.cmds.send(PeerCmd::Announce(prefix.trunc(), None));
             }
@@ -285,23 +288,12 @@ impl Speaker {
     /// only the difference from what it has.
     pub fn set_routes(&self, routes: impl IntoIterator<Item = (Route, Peers)>) {
         let mut inner = self.lock();
-        inner.table = RouteTable::from_routes(routes);
-        // When every route goes to every peer, all peers share one set.
-        let shared = if inner.table.is_uniform() {
-            inner
-                .peers
-                .keys()
-                .next()
-                .map(|a| Arc::new(inner.table.routes_for(a)))
-        } else {
-            None
-        };
-        for (addr, e) in &inner.peers {
-            let routes = match &shared {
-                Some(s) => s.clone(),
-                None => Arc::new(inner.table.routes_for(addr)),
-            };
-            let _ = e.cmds.send(PeerCmd::SetRoutes(routes));
+        // Drop the old table first: building the new one then reuses its memory.
+        inner.table = Arc::default();
+        inner.table = Arc::new(RouteTable::from_routes(routes));
+        // Every peer walks the same snapshot for the routes that select it.
+        for e in inner.peers.values() {
+            let _ = e.cmds.send(PeerCmd::SetRoutes(inner.table.clone()));
         }
     }
 

@@ -2,12 +2,14 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
 
 use super::{PeerCmd, SpeakerEvent, socket};
 use crate::config::PeerConfig;
@@ -51,7 +53,37 @@ enum ConnMsg {
 
 enum Write {
     Data(Bytes),
+    /// Publish this event once everything queued before it was written.
+    Event(SpeakerEvent),
     Close,
+}
+
+/// Bytes queued for the writers above which no more UPDATEs are generated
+/// (RFC 4271 leaves flow control to TCP; this keeps our memory bounded when
+/// the peer reads slowly).
+const QUEUE_HIGH: usize = 1 << 20;
+/// Writers wake the peer task when the queue drains below this.
+const QUEUE_LOW: usize = 256 << 10;
+/// How long a stopping peer waits for its writers to flush.
+const STOP_FLUSH: Duration = Duration::from_secs(3);
+
+/// A connection's writer task.
+struct Writer {
+    tx: mpsc::UnboundedSender<Write>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// State shared between a peer task and its writer tasks.
+#[derive(Clone)]
+struct Shared {
+    /// Bytes handed to writers and not yet written.
+    queued: Arc<AtomicUsize>,
+    /// Signalled when `queued` falls below [`QUEUE_LOW`].
+    drained: Arc<Notify>,
+    /// End-of-RIB has been written since the last establishment.
+    synced: Arc<AtomicBool>,
+    status: Arc<watch::Sender<PeerStatus>>,
+    events: broadcast::Sender<SpeakerEvent>,
 }
 
 fn now() -> Instant {
@@ -71,42 +103,57 @@ pub(super) async fn run(
     let connect_timeout = config.connect_retry.max(Duration::from_secs(1));
     let mut session = Session::new(config.clone());
     let (conn_tx, mut conn_rx) = mpsc::channel::<ConnMsg>(64);
-    let mut writers: HashMap<ConnId, mpsc::UnboundedSender<Write>> = HashMap::new();
+    let mut writers: HashMap<ConnId, Writer> = HashMap::new();
     let mut next_id = 0u64;
-    let mut synced = false;
+    let shared = Shared {
+        queued: Arc::new(AtomicUsize::new(0)),
+        drained: Arc::new(Notify::new()),
+        synced: Arc::new(AtomicBool::new(false)),
+        status: Arc::new(status),
+        events,
+    };
     let mut stopping: Option<tokio::sync::oneshot::Sender<()>> = None;
     session.handle(now(), Input::Start);
     loop {
-        drain(
+        let pending = drain(
             &mut session,
             &config,
             &conn_tx,
             &mut writers,
             &mut next_id,
             connect_timeout,
-            &events,
-            &mut synced,
+            &shared,
         );
-        let _ = status.send(PeerStatus {
+        let _ = shared.status.send(PeerStatus {
             peer,
             state: session.state(),
             stats: session.stats(),
             info: session.info().cloned(),
-            synced,
+            synced: shared.synced.load(Ordering::Relaxed),
         });
         if let Some(done) = stopping.take() {
-            // Let the writers flush the final NOTIFICATION and close.
-            for (_, w) in writers.drain() {
-                let _ = w.send(Write::Close);
+            // Let the writers flush what is queued (the final NOTIFICATION
+            // included) and close, for a bounded time.
+            let until = tokio::time::Instant::now() + STOP_FLUSH;
+            let tasks: Vec<_> = writers
+                .drain()
+                .map(|(_, w)| {
+                    let _ = w.tx.send(Write::Close);
+                    w.task
+                })
+                .collect();
+            for t in tasks {
+                let _ = tokio::time::timeout_at(until, t).await;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
             let _ = done.send(());
             return;
         }
         let deadline = session.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
+            // The writers drained: generate more UPDATEs.
+            () = shared.drained.notified(), if pending => {}
             cmd = cmds.recv() => match cmd {
-                Some(PeerCmd::SetRoutes(r)) => session.set_routes(&r),
+                Some(PeerCmd::SetRoutes(table)) => session.set_routes_sorted(table.iter_for(&peer)),
                 Some(PeerCmd::Announce(p, Some(a))) => session.announce(p, a),
                 Some(PeerCmd::Announce(p, None)) => session.withdraw(p),
                 Some(PeerCmd::Stop { message, subcode, graceful_restart, done }) => {
@@ -124,7 +171,7 @@ pub(super) async fn run(
                 let id = ConnId(next_id);
                 match (stream.local_addr(), stream.peer_addr()) {
                     (Ok(local), Ok(remote)) => {
-                        spawn_io(id, stream, &conn_tx, &mut writers);
+                        spawn_io(id, stream, &conn_tx, &mut writers, &shared);
                         session.handle(now(), Input::TcpConnected { conn: id, direction: Direction::Inbound, local, remote });
                     }
                     _ => tracing::debug!("inbound connection vanished"),
@@ -135,7 +182,7 @@ pub(super) async fn run(
                     match (stream.local_addr(), stream.peer_addr()) {
                         (Ok(local), Ok(remote)) => {
                             tracing::debug!(%local, "connected");
-                            spawn_io(id, stream, &conn_tx, &mut writers);
+                            spawn_io(id, stream, &conn_tx, &mut writers, &shared);
                             session.handle(now(), Input::TcpConnected { conn: id, direction: Direction::Outbound, local, remote });
                         }
                         _ => session.handle(now(), Input::TcpConnectFailed),
@@ -163,18 +210,98 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Generates UPDATEs while the writers' queue has room, hands socket work to
+/// the writers and publishes events. Returns whether route changes are still
+/// pending (waiting for the writers to drain).
 fn drain(
     session: &mut Session,
     config: &PeerConfig,
     conn_tx: &mpsc::Sender<ConnMsg>,
-    writers: &mut HashMap<ConnId, mpsc::UnboundedSender<Write>>,
+    writers: &mut HashMap<ConnId, Writer>,
     next_id: &mut u64,
     connect_timeout: Duration,
-    events: &broadcast::Sender<SpeakerEvent>,
-    synced: &mut bool,
+    shared: &Shared,
+) -> bool {
+    let mut pending;
+    let mut last_send: Option<ConnId> = None;
+    loop {
+        let queued = shared.queued.load(Ordering::Relaxed);
+        pending = queued < QUEUE_HIGH && session.flush_bounded(QUEUE_HIGH - queued);
+        actions(
+            session,
+            config,
+            conn_tx,
+            writers,
+            next_id,
+            connect_timeout,
+            shared,
+            &mut last_send,
+        );
+        if !pending || shared.queued.load(Ordering::Relaxed) >= QUEUE_HIGH {
+            break;
+        }
+    }
+    // Still pending with a full queue: the writers will wake us.
+    pending = pending || session.wants_flush();
+    while let Some(e) = session.poll_event() {
+        match &e {
+            Event::StateChanged { from, to } => tracing::info!(%from, %to, "state"),
+            Event::Established(i) => {
+                tracing::info!(peer_as = i.peer_as, hold = i.hold_time, "established")
+            }
+            Event::Down(r) => {
+                shared.synced.store(false, Ordering::Relaxed);
+                tracing::warn!(reason = ?r, "session down");
+            }
+            Event::SyncComplete => {
+                // Published by the writer once the End-of-RIB is on the wire.
+                let ev = SpeakerEvent {
+                    peer: config.remote,
+                    event: e,
+                };
+                match last_send.and_then(|c| writers.get(&c)) {
+                    Some(w) => {
+                        if let Err(mpsc::error::SendError(Write::Event(ev))) =
+                            w.tx.send(Write::Event(ev))
+                        {
+                            publish_sync(shared, ev);
+                        }
+                    }
+                    None => publish_sync(shared, ev),
+                }
+                continue;
+            }
+            Event::ConnectionError(r) => tracing::debug!(reason = ?r, "connection error"),
+            _ => tracing::debug!(event = ?e, "event"),
+        }
+        let _ = shared.events.send(SpeakerEvent {
+            peer: config.remote,
+            event: e,
+        });
+    }
+    pending
+}
+
+/// Marks the peer synced and publishes the End-of-RIB event.
+fn publish_sync(shared: &Shared, ev: SpeakerEvent) {
+    shared.synced.store(true, Ordering::Relaxed);
+    shared.status.send_modify(|s| s.synced = true);
+    tracing::info!("End-of-RIB sent");
+    let _ = shared.events.send(ev);
+}
+
+/// Carries out the session's socket actions.
+#[allow(clippy::too_many_arguments)]
+fn actions(
+    session: &mut Session,
+    config: &PeerConfig,
+    conn_tx: &mpsc::Sender<ConnMsg>,
+    writers: &mut HashMap<ConnId, Writer>,
+    next_id: &mut u64,
+    connect_timeout: Duration,
+    shared: &Shared,
+    last_send: &mut Option<ConnId>,
 ) {
-    session.flush();
     while let Some(a) = session.poll_action() {
         match a {
             Action::Connect => {
@@ -196,37 +323,20 @@ fn drain(
             }
             Action::Send { conn, data } => {
                 if let Some(w) = writers.get(&conn) {
-                    let _ = w.send(Write::Data(data));
+                    shared.queued.fetch_add(data.len(), Ordering::Relaxed);
+                    let len = data.len();
+                    if w.tx.send(Write::Data(data)).is_err() {
+                        shared.queued.fetch_sub(len, Ordering::Relaxed);
+                    }
+                    *last_send = Some(conn);
                 }
             }
             Action::Close { conn } => {
                 if let Some(w) = writers.remove(&conn) {
-                    let _ = w.send(Write::Close);
+                    let _ = w.tx.send(Write::Close);
                 }
             }
         }
-    }
-    while let Some(e) = session.poll_event() {
-        match &e {
-            Event::StateChanged { from, to } => tracing::info!(%from, %to, "state"),
-            Event::Established(i) => {
-                tracing::info!(peer_as = i.peer_as, hold = i.hold_time, "established")
-            }
-            Event::Down(r) => {
-                *synced = false;
-                tracing::warn!(reason = ?r, "session down");
-            }
-            Event::SyncComplete => {
-                *synced = true;
-                tracing::info!("End-of-RIB sent");
-            }
-            Event::ConnectionError(r) => tracing::debug!(reason = ?r, "connection error"),
-            _ => tracing::debug!(event = ?e, "event"),
-        }
-        let _ = events.send(SpeakerEvent {
-            peer: config.remote,
-            event: e,
-        });
     }
 }
 
@@ -242,24 +352,42 @@ fn spawn_io(
     id: ConnId,
     stream: TcpStream,
     tx: &mpsc::Sender<ConnMsg>,
-    writers: &mut HashMap<ConnId, mpsc::UnboundedSender<Write>>,
+    writers: &mut HashMap<ConnId, Writer>,
+    shared: &Shared,
 ) {
     let (mut rd, mut wr) = stream.into_split();
     let (wtx, mut wrx) = mpsc::unbounded_channel::<Write>();
-    writers.insert(id, wtx);
-    tokio::spawn(async move {
+    let shared = shared.clone();
+    let task = tokio::spawn(async move {
+        let mut failed = false;
         while let Some(w) = wrx.recv().await {
             match w {
                 Write::Data(b) => {
-                    if wr.write_all(&b).await.is_err() {
-                        break;
+                    let len = b.len();
+                    failed = failed || wr.write_all(&b).await.is_err();
+                    let before = shared.queued.fetch_sub(len, Ordering::Relaxed);
+                    if before.saturating_sub(len) < QUEUE_LOW {
+                        shared.drained.notify_one();
+                    }
+                }
+                Write::Event(ev) => {
+                    if !failed {
+                        publish_sync(&shared, ev);
                     }
                 }
                 Write::Close => break,
             }
         }
         let _ = wr.shutdown().await;
+        // Whatever was not written no longer counts as queued.
+        while let Ok(w) = wrx.try_recv() {
+            if let Write::Data(b) = w {
+                shared.queued.fetch_sub(b.len(), Ordering::Relaxed);
+            }
+        }
+        shared.drained.notify_one();
     });
+    writers.insert(id, Writer { tx: wtx, task });
     let tx = tx.clone();
     tokio::spawn(async move {
         let mut buf = bytes::BytesMut::with_capacity(64 * 1024);
