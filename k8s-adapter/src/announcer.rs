@@ -10,6 +10,8 @@ use std::net::SocketAddr;
 use bgp_session::{PeerConfig, Peers, Route, Speaker};
 use ipnet::IpNet;
 
+use crate::incremental::RouteDelta;
+
 /// One change made to the speaker.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
@@ -112,7 +114,7 @@ impl fmt::Display for Change {
 pub struct Announcer {
     speaker: Speaker,
     peers: HashMap<String, PeerConfig>,
-    routes: BTreeMap<String, BTreeSet<Route>>,
+    routes: BTreeMap<String, BTreeMap<IpNet, Route>>,
 }
 
 impl fmt::Debug for Announcer {
@@ -181,37 +183,41 @@ impl Announcer {
         self.peers = peers;
 
         let mut table = Vec::new();
+        let mut applied: BTreeMap<String, BTreeMap<IpNet, Route>> = BTreeMap::new();
         for (peer, list) in routes {
-            let Some(pc) = self.peers.get(peer) else {
-                continue;
-            };
-            table.extend(list.iter().map(|r| (r.clone(), Peers::only([pc.remote]))));
-            let before = self.routes.get(peer).cloned().unwrap_or_default();
-            for r in list.difference(&before) {
-                changes.push(Change::Announce {
-                    peer: peer.clone(),
-                    remote: pc.remote,
-                    route: r.clone(),
-                });
-            }
-            for r in before.difference(list) {
-                if !list.iter().any(|x| x.prefix == r.prefix) {
-                    changes.push(Change::Withdraw {
-                        peer: peer.clone(),
-                        prefix: r.prefix,
-                    });
+            let now: BTreeMap<IpNet, Route> = list.iter().map(|r| (r.prefix, r.clone())).collect();
+            if let Some(pc) = self.peers.get(peer) {
+                table.extend(list.iter().map(|r| (r.clone(), Peers::only([pc.remote]))));
+                let before = self.routes.get(peer);
+                for (prefix, r) in &now {
+                    if before.and_then(|b| b.get(prefix)) != Some(r) {
+                        changes.push(Change::Announce {
+                            peer: peer.clone(),
+                            remote: pc.remote,
+                            route: r.clone(),
+                        });
+                    }
+                }
+                for prefix in before.into_iter().flat_map(BTreeMap::keys) {
+                    if !now.contains_key(prefix) {
+                        changes.push(Change::Withdraw {
+                            peer: peer.clone(),
+                            prefix: *prefix,
+                        });
+                    }
                 }
             }
+            applied.insert(peer.clone(), now);
         }
         for (peer, before) in &self.routes {
             if !routes.contains_key(peer) {
-                changes.extend(before.iter().map(|r| Change::Withdraw {
+                changes.extend(before.keys().map(|prefix| Change::Withdraw {
                     peer: peer.clone(),
-                    prefix: r.prefix,
+                    prefix: *prefix,
                 }));
             }
         }
-        self.routes = routes.clone();
+        self.routes = applied;
         self.speaker.set_routes(table);
         for (name, pc) in added {
             match self.speaker.add_peer(pc.clone()) {
@@ -224,6 +230,75 @@ impl Announcer {
                     name,
                     error: e.to_string(),
                 }),
+            }
+        }
+        changes
+    }
+
+    /// Applies route changes computed incrementally (see
+    /// [`crate::incremental::NodePlanner::update`]) with the sessions left
+    /// as they are, and returns what changed. Costs time proportional to the
+    /// delta: each changed prefix is announced to its peer, or withdrawn.
+    ///
+    /// The speaker withdraws a prefix from every peer at once, so when a
+    /// prefix leaves some peers but stays with others it is withdrawn and
+    /// re-announced to the remaining ones.
+    pub fn apply_delta(&mut self, delta: &RouteDelta) -> Vec<Change> {
+        let mut changes = Vec::new();
+        let mut by_prefix: BTreeMap<IpNet, Vec<(&String, &Option<Route>)>> = BTreeMap::new();
+        for ((peer, prefix), r) in &delta.changes {
+            by_prefix.entry(*prefix).or_default().push((peer, r));
+        }
+        for (prefix, list) in by_prefix {
+            let mut lost = false;
+            for (peer, r) in &list {
+                let remote = self.peers.get(*peer).map(|pc| pc.remote);
+                match r {
+                    Some(r) => {
+                        self.routes
+                            .entry((*peer).clone())
+                            .or_default()
+                            .insert(prefix, r.clone());
+                        if let Some(remote) = remote {
+                            changes.push(Change::Announce {
+                                peer: (*peer).clone(),
+                                remote,
+                                route: r.clone(),
+                            });
+                        }
+                    }
+                    None => {
+                        let had = self
+                            .routes
+                            .get_mut(*peer)
+                            .and_then(|m| m.remove(&prefix))
+                            .is_some();
+                        if self.routes.get(*peer).is_some_and(BTreeMap::is_empty) {
+                            self.routes.remove(*peer);
+                        }
+                        if had && remote.is_some() {
+                            lost = true;
+                            changes.push(Change::Withdraw {
+                                peer: (*peer).clone(),
+                                prefix,
+                            });
+                        }
+                    }
+                }
+            }
+            if lost {
+                self.speaker.withdraw(prefix);
+                for (peer, m) in &self.routes {
+                    if let (Some(r), Some(pc)) = (m.get(&prefix), self.peers.get(peer)) {
+                        self.speaker.announce(r.clone(), Peers::only([pc.remote]));
+                    }
+                }
+            } else {
+                for (peer, r) in list {
+                    if let (Some(r), Some(pc)) = (r, self.peers.get(peer)) {
+                        self.speaker.announce(r.clone(), Peers::only([pc.remote]));
+                    }
+                }
             }
         }
         changes

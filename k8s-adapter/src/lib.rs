@@ -10,6 +10,7 @@ pub mod announce;
 pub mod announcer;
 pub mod config;
 pub mod http;
+pub mod incremental;
 pub mod kube_io;
 pub mod metrics;
 pub mod objects;

@@ -82,6 +82,14 @@ enum Command {
         /// Serve /metrics, /healthz and /readyz here (e.g. 127.0.0.1:9120).
         #[arg(long)]
         metrics_addr: Option<SocketAddr>,
+        /// Do not watch the files with inotify; only poll their modification
+        /// times (every --poll-ms).
+        #[arg(long)]
+        no_inotify: bool,
+        /// How often file modification times are polled, in milliseconds
+        /// (the fallback to inotify).
+        #[arg(long, default_value_t = 200)]
+        poll_ms: u64,
     },
     /// In-cluster speaker role (DaemonSet): announce this node's Service IPs.
     Speaker {
@@ -201,6 +209,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             inputs,
             demo,
             metrics_addr,
+            no_inotify,
+            poll_ms,
         } => runtime()?.block_on(async move {
             let speaker = bgp_session::Speaker::new();
             let metrics = Arc::new(k8s_adapter::metrics::Metrics::new(Some(speaker.clone())));
@@ -218,7 +228,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 objects: inputs.objects,
                 node: inputs.node,
                 demo,
-                poll: Duration::from_millis(200),
+                poll: Duration::from_millis(poll_ms.max(1)),
+                watch: !no_inotify,
             };
             k8s_adapter::standalone::run(opts, speaker, Some(metrics)).await?;
             anyhow::Ok(ExitCode::SUCCESS)

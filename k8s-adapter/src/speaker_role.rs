@@ -1,8 +1,11 @@
 //! The speaker role (one per node): watch the cluster, announce this node's
 //! Service IPs, publish ServiceBGPStatus and BGPSessionState objects.
 //!
-//! Level-triggered: every change rebuilds the whole plan from the caches and
-//! the speaker sends only the difference. Nothing is announced before every
+//! Level-triggered: every change takes a snapshot of the caches; the
+//! Services whose objects differ from the last snapshot are re-decided
+//! ([`NodePlanner`]) and only the changed routes go to the speaker. A change
+//! of the configuration, of this node's Node object or of the peers'
+//! sessions (e.g. a password Secret) re-plans everything. Nothing is announced before every
 //! cache has synced, and an invalid configuration keeps the last good one.
 
 use std::collections::HashMap;
@@ -13,10 +16,12 @@ use bgp_session::Password;
 
 use crate::announcer::Announcer;
 use crate::config::Config;
+use crate::incremental::{IpSource, NodePlanner};
 use crate::kube_io::{Reflectors, SessionState, StatusPublisher, WatchOptions, service_peers};
 use crate::metrics::Metrics;
 use crate::plan::{PlanOptions, plan};
 use crate::standalone::peer_config;
+use crate::world::World;
 
 /// Options of the speaker role.
 #[derive(Clone, Debug)]
@@ -48,6 +53,7 @@ pub async fn run(
         ..opts.plan.clone()
     };
     let mut last_good: Option<Config> = None;
+    let mut applied: Option<(World, NodePlanner)> = None;
     let mut ticker = tokio::time::interval(opts.status_interval);
     tokio::pin!(shutdown);
     reflectors.wait_until_ready().await;
@@ -69,39 +75,81 @@ pub async fn run(
             }
             if let Some(cfg) = &last_good {
                 ready.store(true, std::sync::atomic::Ordering::Relaxed);
-                let world = snapshot.world();
-                let p = plan(cfg, &world, &opts.node, &plan_opts);
+                let mut world = snapshot.world();
                 let node_ip = world
                     .node(&opts.node)
                     .and_then(|n| n.status.as_ref())
                     .and_then(|s| s.addresses.as_ref())
                     .and_then(|a| a.iter().find(|a| a.type_ == "InternalIP"))
                     .and_then(|a| a.address.parse().ok());
-                let mut peers = HashMap::new();
-                for name in &p.announcements.peers {
-                    let Some(peer) = cfg.peers.get(name) else {
-                        continue;
-                    };
-                    let mut pc = peer_config(peer, node_ip);
-                    if let Some(src) = &peer.password {
-                        match snapshot.password(src) {
-                            Ok(pw) => pc.md5_password = Some(Password::new(pw)),
-                            Err(e) => {
-                                tracing::error!(peer = %name, error = %e, "password unavailable")
+                let peers_of = |names: &[String]| {
+                    let mut peers = HashMap::new();
+                    for name in names {
+                        let Some(peer) = cfg.peers.get(name) else {
+                            continue;
+                        };
+                        let mut pc = peer_config(peer, node_ip);
+                        if let Some(src) = &peer.password {
+                            match snapshot.password(src) {
+                                Ok(pw) => pc.md5_password = Some(Password::new(pw)),
+                                Err(e) => {
+                                    tracing::error!(peer = %name, error = %e, "password unavailable")
+                                }
                             }
                         }
+                        peers.insert(name.clone(), pc);
                     }
-                    peers.insert(name.clone(), pc);
+                    peers
+                };
+                // Incremental: same configuration, node and sessions.
+                let mut done = false;
+                if let Some((old_world, planner)) = applied.as_mut() {
+                    if planner.config() == cfg {
+                        let diff = old_world.diff(&world);
+                        if !diff.nodes.contains(&opts.node)
+                            && peers_of(planner.peers()) == *announcer.peers()
+                        {
+                            let changed = diff.affected_services();
+                            let delta = planner.update(&world, IpSource::Status, &changed);
+                            if !delta.is_empty() {
+                                metrics
+                                    .set_announced(&opts.node, &planner.announcements().announced);
+                                for change in announcer.apply_delta(&delta) {
+                                    tracing::info!(%change, "speaker");
+                                }
+                                if let Err(e) = publisher
+                                    .sync_service_statuses(&planner.service_peers())
+                                    .await
+                                {
+                                    tracing::warn!(error = %e, "ServiceBGPStatus sync failed");
+                                }
+                            }
+                            *old_world = std::mem::take(&mut world);
+                            done = true;
+                        }
+                    }
                 }
-                metrics.set_announced(&opts.node, &p.announcements.announced);
-                for change in announcer.apply(peers, &p.announcements.routes).await {
-                    tracing::info!(%change, "speaker");
-                }
-                if let Err(e) = publisher
-                    .sync_service_statuses(&service_peers(&p.announcements))
-                    .await
-                {
-                    tracing::warn!(error = %e, "ServiceBGPStatus sync failed");
+                if !done {
+                    let p = plan(cfg, &world, &opts.node, &plan_opts);
+                    let peers = peers_of(&p.announcements.peers);
+                    metrics.set_announced(&opts.node, &p.announcements.announced);
+                    for change in announcer.apply(peers, &p.announcements.routes).await {
+                        tracing::info!(%change, "speaker");
+                    }
+                    if let Err(e) = publisher
+                        .sync_service_statuses(&service_peers(&p.announcements))
+                        .await
+                    {
+                        tracing::warn!(error = %e, "ServiceBGPStatus sync failed");
+                    }
+                    let planner = NodePlanner::new(
+                        cfg,
+                        &world,
+                        &opts.node,
+                        IpSource::Status,
+                        &plan_opts.announce_options(),
+                    );
+                    applied = Some((world, planner));
                 }
             }
         }

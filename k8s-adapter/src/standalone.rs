@@ -16,8 +16,10 @@ use bgp_session::{
 };
 use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus, ServiceStatus};
 
+use crate::announce::ServiceDecision;
 use crate::announcer::Announcer;
 use crate::config::{Config, PasswordSource, Peer, PeerAsn};
+use crate::incremental::{IpSource, NodePlanner};
 use crate::metrics::Metrics;
 use crate::plan::{Plan, PlanOptions, plan};
 use crate::world::{ObjectKey, World};
@@ -33,8 +35,12 @@ pub struct Options {
     pub node: String,
     /// Start an embedded collector and point every peer at it.
     pub demo: bool,
-    /// How often files are checked for changes.
+    /// How often file modification times are checked for changes (the
+    /// fallback when inotify is off or unavailable).
     pub poll: Duration,
+    /// Watch the files with inotify, acting on a change as soon as the
+    /// writer closes the file.
+    pub watch: bool,
     /// Plan options (`--lb-class`, ...).
     pub plan: PlanOptions,
 }
@@ -142,7 +148,93 @@ fn print_allocation_changes(
     }
 }
 
+/// The file watch: inotify (through `notify`) on the directories holding
+/// the configuration and object files, forwarding a wake-up for every
+/// completed write (close after write), creation, deletion or rename.
+struct FileWatch {
+    _watcher: notify::RecommendedWatcher,
+    rx: tokio::sync::mpsc::UnboundedReceiver<()>,
+}
+
+fn relevant(kind: &notify::EventKind) -> bool {
+    use notify::EventKind;
+    use notify::event::{AccessKind, AccessMode, ModifyKind};
+    match kind {
+        // A completed write; plain data modifications are skipped so a
+        // half-written file is not read (the poll catches writers that
+        // never close).
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Create(_) | EventKind::Remove(_) => true,
+        EventKind::Modify(ModifyKind::Name(_) | ModifyKind::Metadata(_)) => true,
+        EventKind::Modify(ModifyKind::Any | ModifyKind::Other) => true,
+        _ => false,
+    }
+}
+
+fn watch_files(paths: &[PathBuf]) -> Result<FileWatch, notify::Error> {
+    use notify::Watcher;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let wanted: Vec<PathBuf> = paths.to_vec();
+    let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+        let Ok(ev) = ev else { return };
+        if !relevant(&ev.kind) {
+            return;
+        }
+        // Only the watched files, or anything inside a watched directory.
+        let hit = ev.paths.iter().any(|p| {
+            wanted
+                .iter()
+                .any(|w| p == w || (w.is_dir() && p.parent() == Some(w.as_path())))
+        });
+        if hit {
+            let _ = tx.send(());
+        }
+    })?;
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for p in paths {
+        // Watch the directory, not the file: a file replaced by rename
+        // (how editors and `kubectl`-driven tools write) keeps being seen.
+        let dir = if p.is_dir() {
+            p.clone()
+        } else {
+            p.parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        };
+        if !dirs.contains(&dir) {
+            watcher.watch(&dir, notify::RecursiveMode::NonRecursive)?;
+            dirs.push(dir);
+        }
+    }
+    Ok(FileWatch {
+        _watcher: watcher,
+        rx,
+    })
+}
+
+async fn recv_watch(w: &mut Option<FileWatch>) -> Option<()> {
+    match w {
+        Some(w) => w.rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What was last applied, for incremental updates.
+struct Applied {
+    world: World,
+    planner: NodePlanner,
+    ips: BTreeMap<ObjectKey, Vec<IpAddr>>,
+}
+
 /// Runs standalone mode with `speaker` until the process is interrupted.
+///
+/// Files are watched with inotify when `opts.watch` is set (a change is
+/// acted on as soon as the writer closes the file) and polled every
+/// `opts.poll` in any case (modification times; the fallback for
+/// filesystems without inotify). After a reload, only the Services whose
+/// objects changed are re-decided ([`NodePlanner`]) and only the changed
+/// routes are sent to the speaker; a change of the configuration or of this
+/// node's Node object re-plans everything.
 pub async fn run(
     opts: Options,
     speaker: Speaker,
@@ -170,14 +262,53 @@ pub async fn run(
     let mut demo = demo;
     let mut collector_events = demo.as_ref().map(|d| d.collector.subscribe());
 
+    let all_paths = [opts.config.clone(), opts.objects.clone()].concat();
+    let mut watch = if opts.watch {
+        match watch_files(&all_paths) {
+            Ok(w) => {
+                println!("watch       inotify on the configuration and object files");
+                Some(w)
+            }
+            Err(e) => {
+                println!(
+                    "watch       inotify unavailable ({e}); polling every {:?}",
+                    opts.poll
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+
     let mut last_mtime = None;
     let mut config: Option<Config> = None;
     let mut announcer = Announcer::new(speaker.clone());
     let mut previous_alloc: BTreeMap<ObjectKey, (Vec<IpAddr>, Option<String>)> = BTreeMap::new();
+    let mut applied: Option<Applied> = None;
     let mut ticker = tokio::time::interval(opts.poll);
     loop {
         tokio::select! {
-            _ = ticker.tick() => {}
+            _ = ticker.tick() => {
+                let mtime = newest_mtime(&all_paths);
+                if mtime.is_some() && mtime == last_mtime {
+                    continue;
+                }
+                if last_mtime.is_some() {
+                    println!("watch       change seen (poll)");
+                }
+            }
+            w = recv_watch(&mut watch) => {
+                if w.is_none() {
+                    watch = None;
+                    continue;
+                }
+                // Coalesce a burst of events into one reload.
+                if let Some(w) = watch.as_mut() {
+                    while w.rx.try_recv().is_ok() {}
+                }
+                println!("watch       change seen (inotify)");
+            }
             ev = events.recv() => {
                 if let Ok(ev) = ev {
                     print_session_event(&ev, &announcer, "speaker");
@@ -192,11 +323,7 @@ pub async fn run(
             }
             _ = tokio::signal::ctrl_c() => break,
         }
-        let mtime = newest_mtime(&[opts.config.clone(), opts.objects.clone()].concat());
-        if mtime.is_some() && mtime == last_mtime {
-            continue;
-        }
-        last_mtime = mtime;
+        last_mtime = newest_mtime(&all_paths);
 
         let config_paths: Vec<&Path> = opts.config.iter().map(PathBuf::as_path).collect();
         match crate::config::load_paths(&config_paths) {
@@ -240,21 +367,72 @@ pub async fn run(
         // Allocations are sticky: feed back what we assigned before, as the
         // controller's status write would in a cluster.
         keep_previous_allocations(&mut world, &previous_alloc);
+
+        // Incremental path: same configuration and node object, so only the
+        // Services whose objects (or IPs) changed need a new decision.
+        if let Some(a) = applied.as_mut() {
+            if a.planner.config() == cfg {
+                let diff = a.world.diff(&world);
+                if !diff.nodes.contains(&opts.node) {
+                    if diff.is_empty() {
+                        continue;
+                    }
+                    let mut changed = diff.affected_services();
+                    if !opts.plan.speaker_only
+                        && (!diff.services.is_empty() || !diff.namespaces.is_empty())
+                    {
+                        let allocs =
+                            crate::allocate::allocate(cfg, &world, &opts.plan.allocate_options());
+                        let p = Plan {
+                            allocations: Some(allocs),
+                            announcements: crate::announce::NodeAnnouncements::default(),
+                        };
+                        print_allocation_changes(&previous_alloc, &p);
+                        if let Some(allocs) = &p.allocations {
+                            previous_alloc = sticky(allocs);
+                            let ips = crate::announce::ips_from_allocations(allocs);
+                            for k in a.ips.keys().chain(ips.keys()) {
+                                if a.ips.get(k) != ips.get(k) {
+                                    changed.insert(k.clone());
+                                }
+                            }
+                            a.ips = ips;
+                            if let Some(m) = &metrics {
+                                m.set_pool_counters(&allocs.pools);
+                            }
+                        }
+                    }
+                    let source = if opts.plan.speaker_only {
+                        IpSource::Status
+                    } else {
+                        IpSource::Allocated(&a.ips)
+                    };
+                    let delta = a.planner.update(&world, source, &changed);
+                    for key in &changed {
+                        if let Some(ServiceDecision::Withdrawn(v)) = a.planner.decision(key) {
+                            print_skips(v);
+                        }
+                    }
+                    for change in announcer.apply_delta(&delta) {
+                        println!("{change}");
+                    }
+                    if let Some(m) = &metrics {
+                        if !delta.is_empty() {
+                            m.set_announced(&opts.node, &a.planner.announcements().announced);
+                        }
+                    }
+                    a.world = world;
+                    continue;
+                }
+            }
+        }
+
         let p = plan(cfg, &world, &opts.node, &opts.plan);
         print_allocation_changes(&previous_alloc, &p);
         if let Some(a) = &p.allocations {
-            previous_alloc = a
-                .services
-                .iter()
-                .filter(|s| s.handled && !s.ips.is_empty())
-                .map(|s| (s.key.clone(), (s.ips.clone(), s.pool.clone())))
-                .collect();
+            previous_alloc = sticky(a);
         }
-        for n in &p.announcements.not_announced {
-            if let Some(ip) = n.ip {
-                println!("skip        {} {ip}: {}", n.service, n.reason);
-            }
-        }
+        print_skips(&p.announcements.not_announced);
 
         // Peers: this node's sessions (in the demo, rewired to the collector).
         let node_ip = node_address(&world, &opts.node);
@@ -278,6 +456,28 @@ pub async fn run(
         if let Some(m) = &metrics {
             m.set_announced(&opts.node, &p.announcements.announced);
         }
+        let ips = p
+            .allocations
+            .as_ref()
+            .map(crate::announce::ips_from_allocations)
+            .unwrap_or_default();
+        let source = if opts.plan.speaker_only {
+            IpSource::Status
+        } else {
+            IpSource::Allocated(&ips)
+        };
+        let planner = NodePlanner::new(
+            cfg,
+            &world,
+            &opts.node,
+            source,
+            &opts.plan.announce_options(),
+        );
+        applied = Some(Applied {
+            world,
+            planner,
+            ips,
+        });
     }
     speaker
         .shutdown(Some("k8s-adapter standalone stopping".into()), false)
@@ -286,6 +486,22 @@ pub async fn run(
         d.collector.shutdown(None, false).await;
     }
     Ok(())
+}
+
+fn sticky(a: &crate::allocate::Allocations) -> BTreeMap<ObjectKey, (Vec<IpAddr>, Option<String>)> {
+    a.services
+        .iter()
+        .filter(|s| s.handled && !s.ips.is_empty())
+        .map(|s| (s.key.clone(), (s.ips.clone(), s.pool.clone())))
+        .collect()
+}
+
+fn print_skips(list: &[crate::announce::NotAnnounced]) {
+    for n in list {
+        if let Some(ip) = n.ip {
+            println!("skip        {} {ip}: {}", n.service, n.reason);
+        }
+    }
 }
 
 async fn recv_opt(

@@ -249,8 +249,110 @@ impl World {
     }
 }
 
-/// The Service an EndpointSlice belongs to.
-fn slice_service(slice: &EndpointSlice) -> Option<ObjectKey> {
+/// What differs between two [`World`]s (see [`World::diff`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorldDiff {
+    /// Services added, removed or changed.
+    pub services: BTreeSet<ObjectKey>,
+    /// Services whose EndpointSlices were added, removed or changed (the
+    /// service named by the old and by the new slice).
+    pub endpoints: BTreeSet<ObjectKey>,
+    /// Nodes added, removed or changed.
+    pub nodes: BTreeSet<String>,
+    /// Namespaces added, removed or changed.
+    pub namespaces: BTreeSet<String>,
+}
+
+impl WorldDiff {
+    /// Whether nothing differs.
+    pub fn is_empty(&self) -> bool {
+        self.services.is_empty()
+            && self.endpoints.is_empty()
+            && self.nodes.is_empty()
+            && self.namespaces.is_empty()
+    }
+
+    /// Every service whose announcement may have changed: changed services
+    /// plus services whose endpoints changed.
+    pub fn affected_services(&self) -> BTreeSet<ObjectKey> {
+        self.services.union(&self.endpoints).cloned().collect()
+    }
+
+    /// Records an EndpointSlice change (its service, when it names one).
+    pub fn slice_changed(&mut self, slice: &EndpointSlice) {
+        if let Some(svc) = slice_service(slice) {
+            self.endpoints.insert(svc);
+        }
+    }
+}
+
+/// Calls `f` with every key whose value differs between two ordered maps
+/// (merge join: time linear in the sizes, no allocation).
+fn diff_maps<'a, K: Ord, V: PartialEq>(
+    old: &'a BTreeMap<K, V>,
+    new: &'a BTreeMap<K, V>,
+    mut f: impl FnMut(&'a K, Option<&'a V>, Option<&'a V>),
+) {
+    let mut a = old.iter().peekable();
+    let mut b = new.iter().peekable();
+    loop {
+        match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some((ka, va)), None) => {
+                f(ka, Some(va), None);
+                a.next();
+            }
+            (None, Some((kb, vb))) => {
+                f(kb, None, Some(vb));
+                b.next();
+            }
+            (Some((ka, va)), Some((kb, vb))) => match ka.cmp(kb) {
+                std::cmp::Ordering::Less => {
+                    f(ka, Some(va), None);
+                    a.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    f(kb, None, Some(vb));
+                    b.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    if va != vb {
+                        f(ka, Some(va), Some(vb));
+                    }
+                    a.next();
+                    b.next();
+                }
+            },
+        }
+    }
+}
+
+impl World {
+    /// What differs from `self` to `new`, object by object. Costs one
+    /// comparison per object (no cloning of unchanged objects).
+    pub fn diff(&self, new: &World) -> WorldDiff {
+        let mut d = WorldDiff::default();
+        diff_maps(&self.services, &new.services, |k, _, _| {
+            d.services.insert(k.clone());
+        });
+        diff_maps(&self.endpoint_slices, &new.endpoint_slices, |_, a, b| {
+            for s in a.into_iter().chain(b) {
+                d.slice_changed(s);
+            }
+        });
+        diff_maps(&self.nodes, &new.nodes, |k, _, _| {
+            d.nodes.insert(k.clone());
+        });
+        diff_maps(&self.namespaces, &new.namespaces, |k, _, _| {
+            d.namespaces.insert(k.clone());
+        });
+        d
+    }
+}
+
+/// The Service an EndpointSlice belongs to (label
+/// `kubernetes.io/service-name`, in the slice's namespace).
+pub fn slice_service(slice: &EndpointSlice) -> Option<ObjectKey> {
     let name = labels(&slice.metadata).get(SERVICE_NAME_LABEL)?;
     let ns = ObjectKey::of(&slice.metadata).namespace;
     Some(ObjectKey::new(ns, name.clone()))
