@@ -487,3 +487,167 @@ fn gtsm_enforced_on_inbound_connections() {
     }
     rt.block_on(speaker.shutdown(None, false));
 }
+
+// ---------------------------------------------------------------------------
+// Privileges (issue 5 "Security": the container runs as non-root with only
+// the capabilities BGP needs).
+
+/// `setpriv` arguments: uid/gid 65534, no capabilities at all, or only
+/// CAP_NET_BIND_SERVICE (ambient, as a container's `capabilities.add` gives).
+fn unprivileged(bind_service: bool) -> Vec<&'static str> {
+    let mut v = vec![
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--no-new-privs",
+    ];
+    if bind_service {
+        v.extend([
+            "--inh-caps=-all,+net_bind_service",
+            "--ambient-caps=+net_bind_service",
+            "--bounding-set=-all,+net_bind_service",
+        ]);
+    } else {
+        v.extend(["--inh-caps=-all", "--bounding-set=-all"]);
+    }
+    v
+}
+
+/// As uid 65534 with no capability at all, our speaker sets TCP_MD5SIG and
+/// its TTL and brings an MD5 session with BIRD up, routes exact: MD5 and
+/// outbound sessions need no privilege. Listening on port 179 needs
+/// CAP_NET_BIND_SERVICE and nothing else.
+#[test]
+fn unprivileged_speaker_md5_session_and_port_179() {
+    if !common::prerequisites(
+        "unprivileged_speaker_md5_session_and_port_179",
+        &["bird", "birdc", "setpriv"],
+    ) {
+        return;
+    }
+    let lab = Lab::new("unpriv");
+    let mut nb = Neighbor::new("u", lab.us_v4(0), lab.them_v4(), THEM_AS, US_AS);
+    nb.md5 = Some("unpriv-md5-key".into());
+    let bird = Bird::start(&lab, std::slice::from_ref(&nb));
+    let view = SessionView {
+        path_as: US_AS,
+        ibgp: false,
+        next_hop: nb.addr,
+        ebgp_local_pref: bird.ebgp_local_pref(),
+    };
+    let bin = common::inject::binary().to_string_lossy().into_owned();
+    let (asn, them_as, peer, local) = (
+        US_AS.to_string(),
+        THEM_AS.to_string(),
+        nb.local.to_string(),
+        nb.addr.to_string(),
+    );
+    let mut argv = unprivileged(false);
+    argv.extend([
+        bin.as_str(),
+        "--local-asn",
+        &asn,
+        "--peer-asn",
+        &them_as,
+        "--peer",
+        &peer,
+        "--local-address",
+        &local,
+        "--md5",
+        "unpriv-md5-key",
+        "--prefix",
+        "10.78.0.0/16",
+        "--len",
+        "24",
+        "--count",
+        "5",
+        "--med",
+        "5",
+        "--communities",
+        "65000:8",
+        "--connect-retry",
+        "1",
+    ]);
+    let mut inj = common::lab::Proc::spawn(
+        "inject (uid 65534, no capabilities)",
+        &lab.ns_us,
+        &argv,
+        &lab.path("inject-unpriv.log"),
+    );
+    wait_established(&bird, &nb, UP);
+    wait_table(
+        &bird,
+        &nb,
+        &model(5, 5).expected(&view),
+        "from the unprivileged speaker",
+        CONVERGE,
+    );
+    let uid = std::fs::read_to_string(format!("/proc/{}/status", inj.pid()))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .unwrap()
+        .to_owned();
+    assert!(uid.split_whitespace().nth(1) == Some("65534"), "{uid}");
+    inj.stop();
+
+    // Listening on 179: refused without the capability, fine with it alone.
+    for (cap, want) in [(false, false), (true, true)] {
+        let mut argv = unprivileged(cap);
+        argv.extend([
+            "timeout",
+            "2",
+            bin.as_str(),
+            "--local-asn",
+            &asn,
+            "--peer-asn",
+            &them_as,
+            "--peer",
+            &peer,
+            "--passive",
+            "--listen",
+            "0.0.0.0:179",
+            "--count",
+            "0",
+            "--md5",
+            "unpriv-md5-key",
+        ]);
+        let mut full = vec![
+            "ip",
+            "netns",
+            "exec",
+            lab.ns_us.as_str(),
+            "env",
+            "RUST_BACKTRACE=0",
+        ];
+        full.extend(argv);
+        let out = std::process::Command::new(full[0])
+            .args(&full[1..])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        lab.log(&format!(
+            "listen on :179 as uid 65534 {}: {}",
+            if cap {
+                "with CAP_NET_BIND_SERVICE"
+            } else {
+                "without capabilities"
+            },
+            text.lines().next().unwrap_or_default()
+        ));
+        assert_eq!(
+            text.contains("listening on 0.0.0.0:179"),
+            want,
+            "capability {cap}: {text}"
+        );
+        if !want {
+            assert!(text.contains("Permission denied"), "{text}");
+        }
+    }
+    log("unprivileged_speaker_md5_session_and_port_179: done");
+}
