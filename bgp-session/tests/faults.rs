@@ -442,14 +442,10 @@ async fn gtsm_enforced_on_outbound_connections() {
 
 /// Inbound (the peer connects to our listener): an OPEN arriving with TTL
 /// 254 must be dropped by GTSM (no OPEN answered); TTL 255 is answered.
-///
-/// Ignored: the driver applies GTSM (IP_MINTTL) and the TTL only to the
-/// sockets it connects itself — neither the listening socket nor accepted
-/// connections get them (`bgp-session/src/driver/listener.rs`), so an
-/// inbound session from a GTSM peer is accepted from any distance. Run with
-/// `--ignored` to see it fail.
+/// The listener is shared by all peers, so the driver checks the TTL of each
+/// accepted connection's saved SYN (TCP_SAVE_SYN) against the peer's GTSM
+/// minimum before anything is read, then sets IP_MINTTL on the connection.
 #[test]
-#[ignore = "bug: GTSM is not applied to inbound connections (listener.rs)"]
 fn gtsm_enforced_on_inbound_connections() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let _guard = rt.enter();

@@ -169,6 +169,15 @@ pub(super) async fn run(
             Some(stream) = inbound.recv() => {
                 next_id += 1;
                 let id = ConnId(next_id);
+                match socket::inbound(&stream, &config) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // RFC 5082 §3: a GTSM peer's SYN came from too far away.
+                        tracing::warn!("inbound connection dropped: TTL below the GTSM minimum");
+                        continue;
+                    }
+                    Err(e) => tracing::debug!(error = %e, "inbound socket options"),
+                }
                 match (stream.local_addr(), stream.peer_addr()) {
                     (Ok(local), Ok(remote)) => {
                         spawn_io(id, stream, &conn_tx, &mut writers, &shared);

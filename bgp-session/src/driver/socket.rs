@@ -64,6 +64,10 @@ pub(crate) fn listener(addr: SocketAddr) -> io::Result<Socket> {
         s.set_only_v6(false).ok();
     }
     s.bind(&addr.into())?;
+    // GTSM for inbound connections (RFC 5082 §3) needs the SYN's TTL.
+    if let Err(e) = sockopt::set_save_syn(&s) {
+        tracing::warn!(error = %e, "TCP_SAVE_SYN unavailable: GTSM is checked only after accept");
+    }
     s.listen(128)?;
     s.set_nonblocking(true)?;
     Ok(s)
@@ -76,4 +80,24 @@ pub(crate) fn listener_md5(
     key: Option<&str>,
 ) -> io::Result<()> {
     sockopt::set_md5(s, peer, key.map(str::as_bytes))
+}
+
+/// Prepares an accepted connection for `cfg`: checks GTSM against the TTL
+/// of its SYN (RFC 5082 §3: a packet below 255 - hops + 1 is dropped; the
+/// listener is shared, so the check is per connection), then applies the
+/// peer's TTL and minimum TTL for the rest of the connection. Returns
+/// `Ok(false)` when the connection must be dropped.
+pub(crate) fn inbound(stream: &tokio::net::TcpStream, cfg: &PeerConfig) -> io::Result<bool> {
+    let s = socket2::SockRef::from(stream);
+    let ttl = sockopt::saved_syn_ttl(stream).unwrap_or(None);
+    if let Some(hops) = cfg.gtsm_hops {
+        let min = 255u8.saturating_sub(hops.saturating_sub(1));
+        if ttl.is_some_and(|t| t < min) {
+            return Ok(false);
+        }
+    }
+    let v6 = stream.local_addr().is_ok_and(|a| a.is_ipv6())
+        && !matches!(stream.peer_addr(), Ok(SocketAddr::V6(a)) if a.ip().to_ipv4_mapped().is_some());
+    apply_ttl(&s, cfg, v6)?;
+    Ok(true)
 }

@@ -1,9 +1,11 @@
-//! Socket options that no safe crate exposes: TCP_MD5SIG (RFC 2385) and
-//! IP_MINTTL / IPV6_MINHOPCOUNT (GTSM, RFC 5082).
+//! Socket options that no safe crate exposes: TCP_MD5SIG (RFC 2385),
+//! IP_MINTTL / IPV6_MINHOPCOUNT (GTSM, RFC 5082) and TCP_SAVE_SYN /
+//! TCP_SAVED_SYN (to check the TTL of an accepted connection's SYN).
 //!
 //! This is the only module of the workspace that uses `unsafe`: each block
-//! is one `setsockopt(2)` call on a socket we own, with a pointer to a
-//! properly initialised, correctly sized value that outlives the call.
+//! is one `setsockopt(2)` / `getsockopt(2)` call on a socket we own, with a
+//! pointer to a properly initialised, correctly sized buffer that outlives
+//! the call.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -83,4 +85,51 @@ pub(crate) fn set_min_ttl(fd: &impl AsRawFd, v6: bool, min: u8) -> io::Result<()
     } else {
         setsockopt(fd, libc::IPPROTO_IP, libc::IP_MINTTL, &v)
     }
+}
+
+/// Asks a listening socket to keep the SYN of each connection it accepts
+/// (Linux `TCP_SAVE_SYN`), so that [`saved_syn_ttl`] can check GTSM for
+/// connections that arrived before a minimum TTL could be set on them.
+pub(crate) fn set_save_syn(fd: &impl AsRawFd) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_SAVE_SYN, &on)
+}
+
+/// The TTL (IPv4) or hop limit (IPv6) of the SYN that opened an accepted
+/// connection, when its listener saved it ([`set_save_syn`]). The kernel
+/// hands the saved headers out once; `None` when none were saved.
+pub(crate) fn saved_syn_ttl(fd: &impl AsRawFd) -> io::Result<Option<u8>> {
+    let mut buf = [0u8; 512];
+    let mut len = libc::socklen_t::try_from(buf.len())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: `fd` is an open socket owned by the caller; `buf` is a live
+    // buffer of `len` bytes and `len` a live socklen_t the kernel updates.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_SAVED_SYN,
+            buf.as_mut_ptr().cast(),
+            &raw mut len,
+        )
+    };
+    if rc != 0 {
+        let e = io::Error::last_os_error();
+        // ENOENT: nothing saved (the listener did not ask for it).
+        return if e.raw_os_error() == Some(libc::ENOENT) {
+            Ok(None)
+        } else {
+            Err(e)
+        };
+    }
+    let headers = buf
+        .get(..usize::try_from(len).unwrap_or(0))
+        .unwrap_or_default();
+    // The saved bytes start with the network header: IPv4 TTL at octet 8,
+    // IPv6 hop limit at octet 7.
+    Ok(match headers.first().map(|b| b >> 4) {
+        Some(4) => headers.get(8).copied(),
+        Some(6) => headers.get(7).copied(),
+        _ => None,
+    })
 }
