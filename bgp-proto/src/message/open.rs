@@ -33,6 +33,11 @@ pub struct Open {
     /// Whether the parameters use the RFC 9072 extended encoding. Encoding
     /// switches to it anyway when the parameters exceed 255 octets.
     pub extended_params: bool,
+    /// With the RFC 9072 encoding, the Non-Ext OP Len octet. RFC 9072 §2
+    /// has senders set it to 255 and receivers ignore it (the type octet of
+    /// 255 announces the encoding), so any value is accepted; it is kept so
+    /// that a received OPEN re-encodes byte-exact. 255 by default.
+    pub non_ext_params_len: u8,
 }
 
 impl Open {
@@ -47,6 +52,7 @@ impl Open {
             bgp_id,
             params: vec![capabilities],
             extended_params: false,
+            non_ext_params_len: EXTENDED_PARAMS_MARK,
         }
     }
 
@@ -161,6 +167,7 @@ impl Open {
         // RFC 9072 §2: a non-zero non-extended length followed by a type of
         // 255 announces a 2-octet length and 2-octet parameter lengths (the
         // non-extended length is then ignored).
+        let non_ext_params_len = opt_len;
         let (extended, params_field) = match rest {
             [EXTENDED_PARAMS_MARK, len_hi, len_lo, field @ ..] if opt_len != 0 => (
                 true,
@@ -200,6 +207,11 @@ impl Open {
             bgp_id: Ipv4Addr::from(id),
             params,
             extended_params: extended,
+            non_ext_params_len: if extended {
+                non_ext_params_len
+            } else {
+                EXTENDED_PARAMS_MARK
+            },
         })
     }
 
@@ -228,7 +240,13 @@ impl Open {
         dst.put_slice(&self.bgp_id.octets());
         let len = self.params_len(ext);
         if ext {
-            dst.put_u8(EXTENDED_PARAMS_MARK);
+            // A received non-extended length octet is written back as it
+            // came (only when the OPEN was in the extended form already).
+            dst.put_u8(if self.extended_params && self.non_ext_params_len != 0 {
+                self.non_ext_params_len
+            } else {
+                EXTENDED_PARAMS_MARK
+            });
             dst.put_u8(EXTENDED_PARAMS_MARK);
             dst.put_u16(u16::try_from(len).unwrap_or(u16::MAX));
         } else {
