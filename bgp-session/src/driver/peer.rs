@@ -64,6 +64,8 @@ enum Write {
 const QUEUE_HIGH: usize = 1 << 20;
 /// Writers wake the peer task when the queue drains below this.
 const QUEUE_LOW: usize = 256 << 10;
+/// Route commands applied per wake-up before the next flush.
+const MAX_COMMAND_BATCH: usize = 4096;
 /// How long a stopping peer waits for its writers to flush.
 const STOP_FLUSH: Duration = Duration::from_secs(3);
 
@@ -152,7 +154,7 @@ pub(super) async fn run(
         tokio::select! {
             // The writers drained: generate more UPDATEs.
             () = shared.drained.notified(), if pending => {}
-            mut cmd = cmds.recv() => loop {
+            mut cmd = cmds.recv() => for taken in 0.. {
                 // Apply every command that is already queued before the next
                 // flush, so a burst of route changes leaves as few UPDATEs as
                 // fit (no added delay: only what has arrived is taken).
@@ -171,6 +173,10 @@ pub(super) async fn run(
                         stopping = Some(done);
                         break;
                     }
+                }
+                // Bounded, so that timers and sockets are served between batches.
+                if taken + 1 >= MAX_COMMAND_BATCH {
+                    break;
                 }
                 match cmds.try_recv() {
                     Ok(c) => cmd = Some(c),
