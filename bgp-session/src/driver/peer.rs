@@ -64,6 +64,8 @@ enum Write {
 const QUEUE_HIGH: usize = 1 << 20;
 /// Writers wake the peer task when the queue drains below this.
 const QUEUE_LOW: usize = 256 << 10;
+/// Socket events (mostly reads of up to 64 KiB) queued for a peer task.
+const CONN_QUEUE: usize = 16;
 /// Route commands applied per wake-up before the next flush.
 const MAX_COMMAND_BATCH: usize = 4096;
 /// How long a stopping peer waits for its writers to flush.
@@ -104,7 +106,9 @@ pub(super) async fn run(
     let _enter = span.enter();
     let connect_timeout = config.connect_retry.max(Duration::from_secs(1));
     let mut session = Session::new(config.clone());
-    let (conn_tx, mut conn_rx) = mpsc::channel::<ConnMsg>(64);
+    // Reads of up to 64 KiB each: at most ~1 MiB of received bytes waits per
+    // peer; beyond that the readers stop reading and TCP pushes back.
+    let (conn_tx, mut conn_rx) = mpsc::channel::<ConnMsg>(CONN_QUEUE);
     let mut writers: HashMap<ConnId, Writer> = HashMap::new();
     let mut next_id = 0u64;
     let shared = Shared {
