@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates fuzz/corpus/seeds/<target>/ from the golden vectors
-# (bgp-proto/tests/vectors/*.bin, when present) plus a few hand-made messages.
+# (bgp-proto/tests/vectors/*.bin, when present) plus a few hand-made messages,
+# and, for the configuration targets, from the real MetalLB samples
+# (../shared/data/metallb-configs, when present) and k8s-adapter's sample and
+# fixture configurations.
 # Needs only bash and coreutils. Seed layout per target (see src/lib.rs):
 #   message_decode, roundtrip, view:  ctx(4) + message
 #   update_decode:                    ctx(4) + UPDATE body
@@ -8,13 +11,17 @@
 #   nlri:                             ctx(4) + NLRI field
 #   open_capabilities:                OPEN optional parameters
 #   codec_stream:                     ctx(4) + chunk sizes(8) + stream
+#   session:                          config(16) + operations (see fuzz_targets/session.rs)
+#   config_legacy:                    the text of a legacy ConfigMap's data.config
+#   config_crds:                      a YAML (or JSON) configuration file
 # ctx = four_octet_as, extended_message, add_path bits, extended_next_hop bits
 # (family bits: 1 IPv4 unicast, 2 IPv6 unicast, 4 IPv4 multicast, 8 IPv6 multicast).
 set -euo pipefail
 cd "$(dirname "$0")"
 vectors=../bgp-proto/tests/vectors
 out=corpus/seeds
-targets=(message_decode roundtrip view update_decode attributes nlri open_capabilities codec_stream)
+targets=(message_decode roundtrip view update_decode attributes nlri open_capabilities codec_stream
+  session config_legacy config_crds)
 rm -rf "$out"
 for t in "${targets[@]}"; do mkdir -p "$out/$t"; done
 
@@ -130,6 +137,72 @@ done
 # IPv6-looking NLRI (also valid IPv4 NLRI for short prefixes), with and without ADD-PATH.
 hex "$(ctxhex 1 0 0 0)3020010db8000100" >"$out/nlri/hand-v6"
 hex "$(ctxhex 1 0 3 0)000000013020010db800010000000218c63364" >"$out/nlri/hand-addpath"
+
+# --- session: config(16) + operations (opcode octet + operands, see session.rs).
+# Config octets: remote AS (2 = external: any AS but ours), mode (0 both,
+# 1 active, 2 passive), hold, keepalive, delay open, idle hold, idle hold max,
+# connect retry, families, ADD-PATH send, GR time(2), GR flags, receive limit,
+# receive flags, flags (bit 0 extended message, bit 1 IPv6 transport).
+be16() { printf '%04x' "$1"; }
+op_bytes() { local data=$1; printf '0500%04x%s' $((${#data} / 2)) "$data"; }  # Bytes on connection 0
+start=00 connect_in=0200 connect_out=0201 flush=0b
+advance() { printf '07%08x%02x' "$1" "$2"; }          # ms, exact
+announce() { printf '08%s%02x' "$1" "$2"; }           # prefix hex (4), attrs
+p4_24=00000118 p6_120=01000278                        # 10.0.1.0/24-ish, 2001:db8::200/120-ish
+cfg() { printf '%02x' "$@"; }                        # decimal octets -> hex
+passive_rx=$(cfg 2 2 50 0 0 1 60 5 0 0 0 120 0 100 1 1)  # passive, hold 50, receive 100 (warn)
+active=$(cfg 2 0 90 0 0 1 60 5 0 0 0 120 0 0 0 0)        # connect both ways, hold 90
+gr_ap=$(cfg 2 2 90 0 4 1 60 5 0 3 0 120 3 10 3 3)        # DelayOpen 3 s, ADD-PATH send, GR restarting,
+                                                          # receive 10 (drop), IPv6 transport
+if compgen -G "$vectors/*.bin" >/dev/null; then
+  for bin in "$vectors"/*.bin; do
+    base=$(basename "$bin" .bin)
+    stream=$(od -An -tx1 -v "$bin" | tr -d ' \n')
+    # The whole stream in one chunk after an inbound connect, then routes, timers, stop.
+    hex "$passive_rx$start$connect_in$(op_bytes "$stream")$(announce $p4_24 0)$(announce $p6_120 7)$flush$(advance 30000 1)$(advance 200000 0)01000000" \
+      >"$out/session/$base-stream"
+  done
+  # Message by message, with routes announced before the session comes up.
+  for bin in "$vectors"/bird-frr-ipv4.frr-to-bird.bin "$vectors"/exabgp-frr-as4.exabgp-to-frr.bin; do
+    [ -f "$bin" ] || continue
+    base=$(basename "$bin" .bin)
+    size=$(stat -c %s "$bin") off=0 ops=""
+    while [ $((off + 19)) -le "$size" ]; do
+      len=$(u16 "$bin" $((off + 16)))
+      [ "$len" -ge 19 ] || break
+      ops+=$(op_bytes "$(slice "$bin" "$off" "$len" | od -An -tx1 -v | tr -d ' \n')")
+      off=$((off + len))
+    done
+    hex "$active$(announce $p4_24 1)$(announce $p6_120 3)$start$connect_out$ops$(advance 5000 1)0900010203$flush$(advance 100000 1)" \
+      >"$out/session/$base-messages"
+  done
+fi
+# Hand-made: our OPEN (AS 65001) and KEEPALIVE from a peer, in several configurations.
+for c in passive_rx active gr_ap; do
+  name=hand-$c
+  hex "${!c}$start$connect_out$connect_in$(op_bytes "$open$keepalive")$(op_bytes "$update$update6$eor6")$(announce $p4_24 2)$flush$(op_bytes "$refresh")$(advance 40000 1)$(op_bytes "$notification")$(advance 70000 1)" \
+    >"$out/session/$name"
+done
+# Collision: two connections, OPENs on both, then the KEEPALIVE on the second.
+hex "$active$start$connect_out$connect_in$(op_bytes "$open")0501$(be16 $((${#open} / 2)))${open}0501$(be16 19)$keepalive$(advance 1000 1)" \
+  >"$out/session/hand-collision"
+
+# --- config_legacy: the data.config text of legacy ConfigMaps.
+samples=../../shared/data/metallb-configs
+adapter=../k8s-adapter
+data_config() { awk '/^  config: \|/ { on = 1; next } on && /^    / { print substr($0, 5); next } on && /^ *$/ { print ""; next } on { exit }' "$1"; }
+for f in "$samples"/legacy-configmap/*.yaml "$adapter"/tests/fixtures/config/seed-configmap.yaml \
+  "$adapter"/examples-data/metallb-config.yaml; do
+  [ -f "$f" ] || continue
+  data_config "$f" >"$out/config_legacy/$(basename "$f" .yaml)"
+done
+# --- config_crds: whole files (custom resources, lists, JSON, and ConfigMaps too).
+for f in "$samples"/crds/*.yaml "$samples"/legacy-configmap/config-yaml-full.yaml \
+  "$adapter"/tests/fixtures/config/*.yaml "$adapter"/tests/fixtures/config/dir/*.yaml \
+  "$adapter"/tests/fixtures/config/dir/*.json; do
+  [ -f "$f" ] || continue
+  cp "$f" "$out/config_crds/$(basename "$f")"
+done
 
 # Drop duplicate contents within each target directory.
 for t in "${targets[@]}"; do

@@ -1,4 +1,5 @@
-//! Shared helpers for the bgp-proto fuzz targets.
+//! Shared helpers for the fuzz targets (bgp-proto codec targets; `config`: the
+//! k8s-adapter configuration targets).
 //!
 //! Every target that takes a [`Context`] reads it from the first four input
 //! bytes (`arbitrary` encoding: `four_octet_as` = bit 0 of byte 0,
@@ -49,3 +50,5 @@ pub fn decode_and_encode(msg: &Bytes, ctx: &Context) {
         }
     }
 }
+
+pub mod config;
