@@ -423,13 +423,14 @@ pub(crate) fn report(results: &[LibResult], cfg_line: &str) -> String {
             }
         }
     }
-    out += "\nDuration of the `announce()` / `withdraw()` call itself (table update + one command per peer), ms:\n\n";
-    out += "| peers | mode | op | calls | p50 | p90 | p99 | max |\n|---:|---|---|---:|---:|---:|---:|---:|\n";
+    out += "\nDuration of the `announce()` / `withdraw()` call itself (table update + one command per peer), ms, and CPU time of the speaker's runtime threads per op (all peers; `/proc/self/task/*/schedstat`), µs:\n\n";
+    out += "| peers | mode | op | calls | p50 | p90 | p99 | max | speaker CPU per op |\n|---:|---|---|---:|---:|---:|---:|---:|---:|\n";
     for r in results {
         for ((mode, op), s) in &r.series {
             let c = Summary::of(&s.call);
+            let per_op = s.speaker_cpu.as_secs_f64() * 1e6 / (s.call.len().max(1) as f64);
             out += &format!(
-                "| {} | {mode} | {op} | {} | {} |\n",
+                "| {} | {mode} | {op} | {} | {} | {per_op:.1} |\n",
                 r.peers,
                 c.n,
                 c.cells()
