@@ -170,6 +170,10 @@ pub enum ConfigError {
     /// GTSM and multihop TTL are mutually exclusive.
     #[error("GTSM and an explicit multihop TTL cannot both be set")]
     GtsmWithTtl,
+    /// A zero ConnectRetryTime would retry in a busy loop (RFC 4271 §10
+    /// suggests 120 s).
+    #[error("connect retry time must be greater than zero")]
+    ZeroConnectRetry,
 }
 
 impl PeerConfig {
@@ -242,6 +246,9 @@ impl PeerConfig {
         }
         if self.gtsm_hops.is_some() && self.ttl.is_some() {
             return Err(ConfigError::GtsmWithTtl);
+        }
+        if self.connect_retry.is_zero() {
+            return Err(ConfigError::ZeroConnectRetry);
         }
         Ok(())
     }
@@ -324,6 +331,10 @@ mod tests {
                 c.ttl = Some(2);
             }),
             Err(ConfigError::GtsmWithTtl)
+        );
+        assert_eq!(
+            bad(|c| c.connect_retry = Duration::ZERO),
+            Err(ConfigError::ZeroConnectRetry)
         );
     }
 
