@@ -164,16 +164,30 @@ impl Announcer {
     ) -> Vec<Change> {
         let mut changes = Vec::new();
         for (name, pc) in &self.peers {
-            if peers.get(name) != Some(pc) {
-                let _ = self
-                    .speaker
-                    .remove_peer(pc.remote, Some("configuration changed".into()))
-                    .await;
-                changes.push(Change::PeerRemoved {
-                    name: name.clone(),
-                    remote: pc.remote,
-                });
+            match peers.get(name) {
+                Some(new) if new == pc => continue,
+                // RFC 4486 §4: a session reset for a changed configuration
+                // is Cease / Other Configuration Change.
+                Some(_) => {
+                    let _ = self
+                        .speaker
+                        .remove_peer_for_change(pc.remote, Some("configuration changed".into()))
+                        .await;
+                }
+                None => {
+                    let _ = self
+                        .speaker
+                        .remove_peer(
+                            pc.remote,
+                            Some("peer removed from the configuration".into()),
+                        )
+                        .await;
+                }
             }
+            changes.push(Change::PeerRemoved {
+                name: name.clone(),
+                remote: pc.remote,
+            });
         }
         let added: Vec<(String, PeerConfig)> = peers
             .iter()

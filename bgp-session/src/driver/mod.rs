@@ -184,6 +184,36 @@ impl Speaker {
         peer: SocketAddr,
         message: Option<String>,
     ) -> Result<(), SpeakerError> {
+        self.stop_peer(
+            peer,
+            message,
+            bgp_proto::iana::subcode::cease::PEER_DECONFIGURED,
+        )
+        .await
+    }
+
+    /// Removes a peer whose configuration changed (to add it again with the
+    /// new one), sending Cease / Other Configuration Change (RFC 4486 §4)
+    /// with an optional shutdown communication (RFC 9003).
+    pub async fn remove_peer_for_change(
+        &self,
+        peer: SocketAddr,
+        message: Option<String>,
+    ) -> Result<(), SpeakerError> {
+        self.stop_peer(
+            peer,
+            message,
+            bgp_proto::iana::subcode::cease::OTHER_CONFIGURATION_CHANGE,
+        )
+        .await
+    }
+
+    async fn stop_peer(
+        &self,
+        peer: SocketAddr,
+        message: Option<String>,
+        subcode: u8,
+    ) -> Result<(), SpeakerError> {
         let entry = self
             .lock()
             .peers
@@ -192,7 +222,7 @@ impl Speaker {
         let (done, wait) = oneshot::channel();
         let _ = entry.cmds.send(PeerCmd::Stop {
             message,
-            subcode: Some(bgp_proto::iana::subcode::cease::PEER_DECONFIGURED),
+            subcode: Some(subcode),
             graceful_restart: false,
             done,
         });

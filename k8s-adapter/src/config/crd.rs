@@ -294,7 +294,7 @@ fn peer(spec: BgpPeerSpecV2, o: &CrObject, diag: &mut Diag) -> Option<Peer> {
         "spec.nodeSelectors",
         diag,
     );
-    let inline = non_empty(spec.password);
+    let inline = non_empty(spec.password.map(|p| p.0));
     let secret = spec.password_secret.unwrap_or_default();
     let password = match (inline, non_empty(secret.name)) {
         (Some(_), Some(_)) => {

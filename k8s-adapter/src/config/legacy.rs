@@ -253,7 +253,7 @@ fn peer(raw: LegacyPeer, index: usize, obj: &str, diag: &mut Diag) -> Option<Pee
         connect_time: None,
         router_id: rid?,
         node_selectors,
-        password: text(raw.password).map(PasswordSource::Inline),
+        password: text(raw.password.map(|p| p.0)).map(PasswordSource::Inline),
         bfd_profile: text(raw.bfd_profile),
         graceful_restart: false,
         ebgp_multihop,

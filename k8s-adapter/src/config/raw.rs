@@ -40,6 +40,18 @@ impl<'de> Deserialize<'de> for Bool {
 
 /// A string, or a bare scalar (`64`, `true`) read as its text, as the YAML
 /// 1.1 decoders of MetalLB (legacy fields) and Kubernetes label maps do.
+/// A password as written in the configuration: deserialized like `T`,
+/// printed by `Debug` as `<redacted>` so no debug output can leak it.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Secret<T>(pub(crate) T);
+
+impl<T> std::fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Text(pub(crate) String);
 
@@ -116,7 +128,7 @@ pub(crate) struct LegacyPeer {
     pub(crate) keepalive_time: Option<Text>,
     pub(crate) router_id: Option<Text>,
     pub(crate) node_selectors: Option<Vec<LegacySelector>>,
-    pub(crate) password: Option<Text>,
+    pub(crate) password: Option<Secret<Text>>,
     pub(crate) bfd_profile: Option<Text>,
     pub(crate) ebgp_multihop: Option<Bool>,
 }
@@ -211,7 +223,7 @@ pub(crate) struct BgpPeerSpecV2 {
     #[serde(rename = "routerID")]
     pub(crate) router_id: Option<String>,
     pub(crate) node_selectors: Option<Vec<K8sSelector>>,
-    pub(crate) password: Option<String>,
+    pub(crate) password: Option<Secret<String>>,
     pub(crate) password_secret: Option<SecretRef>,
     pub(crate) bfd_profile: Option<String>,
     pub(crate) enable_graceful_restart: Option<Bool>,
@@ -239,7 +251,7 @@ pub(crate) struct BgpPeerSpecV1 {
     #[serde(rename = "routerID")]
     pub(crate) router_id: Option<String>,
     pub(crate) node_selectors: Option<Vec<K8sSelector>>,
-    pub(crate) password: Option<String>,
+    pub(crate) password: Option<Secret<String>>,
     pub(crate) bfd_profile: Option<String>,
     pub(crate) ebgp_multi_hop: Option<Bool>,
 }
@@ -307,4 +319,26 @@ pub(crate) struct BfdProfileSpec {
     pub(crate) echo_mode: Option<Bool>,
     pub(crate) passive_mode: Option<Bool>,
     pub(crate) minimum_ttl: Option<i64>,
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    /// The raw configuration structs never print a password.
+    #[test]
+    fn raw_passwords_are_redacted_in_debug() {
+        let legacy: LegacyPeer =
+            serde_norway::from_str("peer-address: 192.0.2.1\npassword: hunter2-legacy\n").unwrap();
+        let crd: BgpPeerSpecV2 =
+            serde_json::from_str(r#"{"peerAddress": "192.0.2.1", "password": "hunter2-crd"}"#)
+                .unwrap();
+        let out = format!("{legacy:?} {crd:?}");
+        assert!(!out.contains("hunter2"), "{out}");
+        assert!(out.contains("<redacted>"), "{out}");
+        assert_eq!(
+            legacy.password.map(|p| p.0.0).as_deref(),
+            Some("hunter2-legacy")
+        );
+    }
 }
