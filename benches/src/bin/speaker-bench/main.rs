@@ -98,7 +98,7 @@ struct Args {
     /// Give up on a run after this many seconds.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
-    /// Keep each run's configs and logs under /tmp/sb-<pid>/.
+    /// Keep each run's configs and logs under `/tmp/sb-<pid>/`.
     #[arg(long)]
     keep: bool,
     /// CI smoke: N = 1000 IPv4, 1 run, inject and BIRD into BIRD, no plot.
