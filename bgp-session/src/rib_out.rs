@@ -130,8 +130,9 @@ impl RibOut {
                     )
                 }),
             );
-            if self.live && self.walk == Walk::Idle {
-                // Nothing was sent (the table was empty): all of it is new.
+            if self.live {
+                // Nothing of it was sent (the table was empty): walk all of
+                // it from the start, also when an earlier walk had a cursor.
                 self.walk = Walk::Start;
                 self.walked = 0;
             }
@@ -265,12 +266,12 @@ impl RibOut {
     }
 
     /// Records what one entry needs and returns whether it can be dropped.
-    fn emit(e: &mut Entry, p: IpNet, c: &mut Changes, sent: &mut usize, force: bool) -> bool {
+    /// A desired route is (re)announced even when the peer has it: walks
+    /// resend everything, and a dirty entry may have changed and changed back.
+    fn emit(e: &mut Entry, p: IpNet, c: &mut Changes, sent: &mut usize) -> bool {
         match &e.desired {
             Some(d) => {
-                if force || !e.sent {
-                    c.announce.push((p, d.clone()));
-                }
+                c.announce.push((p, d.clone()));
                 if !e.sent {
                     e.sent = true;
                     *sent += 1;
@@ -306,8 +307,7 @@ impl RibOut {
                     finished = false;
                     break;
                 }
-                // A walk (re)sends every desired route, even one the peer has.
-                if Self::emit(e, *p, &mut c, &mut self.sent, true) {
+                if Self::emit(e, *p, &mut c, &mut self.sent) {
                     drop.push(*p);
                 }
                 last = Some(*p);
@@ -329,7 +329,7 @@ impl RibOut {
             let Some(e) = self.entries.get_mut(&p) else {
                 continue;
             };
-            if Self::emit(e, p, &mut c, &mut self.sent, true) {
+            if Self::emit(e, p, &mut c, &mut self.sent) {
                 drop.push(p);
             }
         }
@@ -484,6 +484,40 @@ mod tests {
         assert_eq!(c.announce, vec![(p("10.0.0.4/32"), a.clone())]);
         assert_eq!(r.sent_count(), 2);
         assert_eq!(r.entries.len(), 2);
+    }
+
+    /// A table emptied in the middle of a walk (sent routes withdrawn, unsent
+    /// ones forgotten) and then refilled reaches the peer whole.
+    #[test]
+    fn refill_after_emptying_mid_walk() {
+        let a = Arc::new(RouteAttrs::default());
+        let pfx = |i: u32| IpNet::V4(ipnet::Ipv4Net::new((0x0a00_0000 + i).into(), 32).unwrap());
+        let mut r = RibOut::default();
+        r.set_desired_sorted((0..10).map(|i| (pfx(i), a.clone())));
+        r.session_up();
+        assert_eq!(r.take_changes(5).announce.len(), 5);
+        assert!(r.walking());
+        r.set_desired_sorted(std::iter::empty());
+        let mut peer: BTreeMap<IpNet, Arc<RouteAttrs>> = BTreeMap::new();
+        let mut apply = |c: Changes, peer: &mut BTreeMap<IpNet, Arc<RouteAttrs>>| {
+            for w in c.withdraw {
+                peer.remove(&w);
+            }
+            for (p, a) in c.announce {
+                peer.insert(p, a);
+            }
+        };
+        // The five sent ones are withdrawn; the rest were never sent.
+        while r.has_changes() {
+            apply(r.take_changes(3), &mut peer);
+        }
+        assert!(peer.is_empty());
+        r.set_desired_sorted((0..10).map(|i| (pfx(i), a.clone())));
+        while r.has_changes() {
+            apply(r.take_changes(3), &mut peer);
+        }
+        assert_eq!(peer.len(), 10, "every refilled route reaches the peer");
+        assert_eq!(r.sent_count(), 10);
     }
 
     #[test]
