@@ -499,7 +499,7 @@ mod tests {
         assert!(r.walking());
         r.set_desired_sorted(std::iter::empty());
         let mut peer: BTreeMap<IpNet, Arc<RouteAttrs>> = BTreeMap::new();
-        let mut apply = |c: Changes, peer: &mut BTreeMap<IpNet, Arc<RouteAttrs>>| {
+        let apply = |c: Changes, peer: &mut BTreeMap<IpNet, Arc<RouteAttrs>>| {
             for w in c.withdraw {
                 peer.remove(&w);
             }
