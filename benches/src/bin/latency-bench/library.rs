@@ -91,7 +91,8 @@ impl Rng {
     }
 }
 
-/// The speaker's tokio worker threads (`/proc/self/task/*`, named `tokio-runtime-w…`).
+/// The speaker's tokio worker threads (`/proc/self/task/*`): `tokio-rt-worker`
+/// in current tokio, `tokio-runtime-w…` (truncated) in older ones.
 fn speaker_threads() -> Vec<std::path::PathBuf> {
     let Ok(rd) = std::fs::read_dir("/proc/self/task") else {
         return Vec::new();
@@ -99,24 +100,41 @@ fn speaker_threads() -> Vec<std::path::PathBuf> {
     rd.flatten()
         .map(|t| t.path())
         .filter(|t| {
-            std::fs::read_to_string(t.join("comm")).is_ok_and(|c| c.starts_with("tokio-runtime"))
+            std::fs::read_to_string(t.join("comm"))
+                .is_ok_and(|c| c.starts_with("tokio-rt") || c.starts_with("tokio-runtime"))
         })
         .collect()
 }
 
-/// CPU time (ns) used so far by `threads` (first field of `schedstat`).
+/// CPU time (ns) used so far by `threads`: user + system time from
+/// `/proc/self/task/*/stat` (clock ticks; `schedstat`'s run time reads 0 on
+/// kernels without schedstats, as on the measuring machine). Tick resolution
+/// (10 ms) is coarse for one op, so only the mean over a series means much.
 fn speaker_cpu_ns(threads: &[std::path::PathBuf]) -> u64 {
+    let hz = clk_tck();
     threads
         .iter()
         .filter_map(|t| {
-            std::fs::read_to_string(t.join("schedstat"))
-                .ok()?
-                .split_whitespace()
-                .next()?
-                .parse::<u64>()
-                .ok()
+            let stat = std::fs::read_to_string(t.join("stat")).ok()?;
+            // Fields after the command name, which is in parentheses and may
+            // hold spaces: state is field 3, utime 14, stime 15.
+            let rest = stat.rsplit_once(')')?.1;
+            let mut f = rest.split_whitespace().skip(11);
+            let utime: u64 = f.next()?.parse().ok()?;
+            let stime: u64 = f.next()?.parse().ok()?;
+            Some((utime + stime) * 1_000_000_000 / hz)
         })
         .sum()
+}
+
+/// Clock ticks per second (`sysconf(_SC_CLK_TCK)`, 100 if unknown), read once.
+fn clk_tck() -> u64 {
+    static HZ: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *HZ.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions; it only reads a constant.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        u64::try_from(hz).ok().filter(|h| *h > 0).unwrap_or(100)
+    })
 }
 
 struct Op {
@@ -423,7 +441,7 @@ pub(crate) fn report(results: &[LibResult], cfg_line: &str) -> String {
             }
         }
     }
-    out += "\nDuration of the `announce()` / `withdraw()` call itself (table update + one command per peer), ms, and CPU time of the speaker's runtime threads per op (all peers; `/proc/self/task/*/schedstat`), µs:\n\n";
+    out += "\nDuration of the `announce()` / `withdraw()` call itself (table update + one command per peer), ms, and CPU time of the speaker's runtime threads per op (all peers; mean of user + system ticks from `/proc/self/task/*/stat`, so only means over many ops count), µs:\n\n";
     out += "| peers | mode | op | calls | p50 | p90 | p99 | max | speaker CPU per op |\n|---:|---|---|---:|---:|---:|---:|---:|---:|\n";
     for r in results {
         for ((mode, op), s) in &r.series {
