@@ -90,6 +90,18 @@ struct Shared {
     events: broadcast::Sender<SpeakerEvent>,
 }
 
+/// The socket side of a peer task: its connections' writer tasks, the
+/// channel their readers and connect attempts report on, and what the writers
+/// share with the task.
+struct PeerIo {
+    config: PeerConfig,
+    conn_tx: mpsc::Sender<ConnMsg>,
+    writers: HashMap<ConnId, Writer>,
+    next_id: u64,
+    connect_timeout: Duration,
+    shared: Shared,
+}
+
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
@@ -104,44 +116,41 @@ pub(super) async fn run(
     let peer = config.remote;
     let span = tracing::info_span!("peer", %peer);
     let _enter = span.enter();
-    let connect_timeout = config.connect_retry.max(Duration::from_secs(1));
     let mut session = Session::new(config.clone());
     // Reads of up to 64 KiB each: at most ~1 MiB of received bytes waits per
     // peer; beyond that the readers stop reading and TCP pushes back.
     let (conn_tx, mut conn_rx) = mpsc::channel::<ConnMsg>(CONN_QUEUE);
-    let mut writers: HashMap<ConnId, Writer> = HashMap::new();
-    let mut next_id = 0u64;
-    let shared = Shared {
-        queued: Arc::new(AtomicUsize::new(0)),
-        drained: Arc::new(Notify::new()),
-        synced: Arc::new(AtomicBool::new(false)),
-        status: Arc::new(status),
-        events,
+    let mut io = PeerIo {
+        connect_timeout: config.connect_retry.max(Duration::from_secs(1)),
+        config,
+        conn_tx,
+        writers: HashMap::new(),
+        next_id: 0,
+        shared: Shared {
+            queued: Arc::new(AtomicUsize::new(0)),
+            drained: Arc::new(Notify::new()),
+            synced: Arc::new(AtomicBool::new(false)),
+            status: Arc::new(status),
+            events,
+        },
     };
     let mut stopping: Option<tokio::sync::oneshot::Sender<()>> = None;
     session.handle(now(), Input::Start);
     loop {
-        let pending = drain(
-            &mut session,
-            &config,
-            &conn_tx,
-            &mut writers,
-            &mut next_id,
-            connect_timeout,
-            &shared,
-        );
-        let _ = shared.status.send(PeerStatus {
+        let pending = io.drain(&mut session);
+        let _ = io.shared.status.send(PeerStatus {
             peer,
             state: session.state(),
             stats: session.stats(),
             info: session.info().cloned(),
-            synced: shared.synced.load(Ordering::Relaxed),
+            synced: io.shared.synced.load(Ordering::Relaxed),
         });
         if let Some(done) = stopping.take() {
             // Let the writers flush what is queued (the final NOTIFICATION
             // included) and close, for a bounded time.
             let until = tokio::time::Instant::now() + STOP_FLUSH;
-            let tasks: Vec<_> = writers
+            let tasks: Vec<_> = io
+                .writers
                 .drain()
                 .map(|(_, w)| {
                     let _ = w.tx.send(Write::Close);
@@ -157,7 +166,7 @@ pub(super) async fn run(
         let deadline = session.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
             // The writers drained: generate more UPDATEs.
-            () = shared.drained.notified(), if pending => {}
+            () = io.shared.drained.notified(), if pending => {}
             mut cmd = cmds.recv() => for taken in 0.. {
                 // Apply every command that is already queued before the next
                 // flush, so a burst of route changes leaves as few UPDATEs as
@@ -188,9 +197,8 @@ pub(super) async fn run(
                 }
             },
             Some(stream) = inbound.recv() => {
-                next_id += 1;
-                let id = ConnId(next_id);
-                match socket::inbound(&stream, &config) {
+                let id = io.new_conn_id();
+                match socket::inbound(&stream, &io.config) {
                     Ok(true) => {}
                     Ok(false) => {
                         // RFC 5082 §3: a GTSM peer's SYN came from too far away.
@@ -201,7 +209,7 @@ pub(super) async fn run(
                 }
                 match (stream.local_addr(), stream.peer_addr()) {
                     (Ok(local), Ok(remote)) => {
-                        spawn_io(id, stream, &conn_tx, &mut writers, &shared);
+                        io.spawn_io(id, stream);
                         session.handle(now(), Input::TcpConnected { conn: id, direction: Direction::Inbound, local, remote });
                     }
                     _ => tracing::debug!("inbound connection vanished"),
@@ -212,7 +220,7 @@ pub(super) async fn run(
                     match (stream.local_addr(), stream.peer_addr()) {
                         (Ok(local), Ok(remote)) => {
                             tracing::debug!(%local, "connected");
-                            spawn_io(id, stream, &conn_tx, &mut writers, &shared);
+                            io.spawn_io(id, stream);
                             session.handle(now(), Input::TcpConnected { conn: id, direction: Direction::Outbound, local, remote });
                         }
                         _ => session.handle(now(), Input::TcpConnectFailed),
@@ -224,7 +232,7 @@ pub(super) async fn run(
                 }
                 ConnMsg::Bytes(id, data) => session.handle(now(), Input::Bytes { conn: id, data }),
                 ConnMsg::Closed(id) => {
-                    writers.remove(&id);
+                    io.writers.remove(&id);
                     session.handle(now(), Input::TcpClosed { conn: id });
                 }
             },
@@ -240,76 +248,164 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// Generates UPDATEs while the writers' queue has room, hands socket work to
-/// the writers and publishes events. Returns whether route changes are still
-/// pending (waiting for the writers to drain).
-fn drain(
-    session: &mut Session,
-    config: &PeerConfig,
-    conn_tx: &mpsc::Sender<ConnMsg>,
-    writers: &mut HashMap<ConnId, Writer>,
-    next_id: &mut u64,
-    connect_timeout: Duration,
-    shared: &Shared,
-) -> bool {
-    let mut pending;
-    let mut last_send: Option<ConnId> = None;
-    loop {
-        let queued = shared.queued.load(Ordering::Relaxed);
-        pending = queued < QUEUE_HIGH && session.flush_bounded(QUEUE_HIGH - queued);
-        actions(
-            session,
-            config,
-            conn_tx,
-            writers,
-            next_id,
-            connect_timeout,
-            shared,
-            &mut last_send,
-        );
-        if !pending || shared.queued.load(Ordering::Relaxed) >= QUEUE_HIGH {
-            break;
+impl PeerIo {
+    /// A fresh connection id.
+    fn new_conn_id(&mut self) -> ConnId {
+        self.next_id += 1;
+        ConnId(self.next_id)
+    }
+
+    /// Generates UPDATEs while the writers' queue has room, hands socket work to
+    /// the writers and publishes events. Returns whether route changes are still
+    /// pending (waiting for the writers to drain).
+    fn drain(&mut self, session: &mut Session) -> bool {
+        let mut pending;
+        let mut last_send: Option<ConnId> = None;
+        loop {
+            let queued = self.shared.queued.load(Ordering::Relaxed);
+            pending = queued < QUEUE_HIGH && session.flush_bounded(QUEUE_HIGH - queued);
+            self.actions(session, &mut last_send);
+            if !pending || self.shared.queued.load(Ordering::Relaxed) >= QUEUE_HIGH {
+                break;
+            }
+        }
+        // Still pending with a full queue: the writers will wake us.
+        pending = pending || session.wants_flush();
+        while let Some(e) = session.poll_event() {
+            match &e {
+                Event::StateChanged { from, to } => tracing::info!(%from, %to, "state"),
+                Event::Established(i) => {
+                    tracing::info!(peer_as = i.peer_as, hold = i.hold_time, "established")
+                }
+                Event::Down(r) => {
+                    self.shared.synced.store(false, Ordering::Relaxed);
+                    tracing::warn!(reason = ?r, "session down");
+                }
+                Event::SyncComplete => {
+                    // Published by the writer once the End-of-RIB is on the wire.
+                    let ev = SpeakerEvent {
+                        peer: self.config.remote,
+                        event: e,
+                    };
+                    match last_send.and_then(|c| self.writers.get(&c)) {
+                        Some(w) => {
+                            if let Err(mpsc::error::SendError(Write::Event(ev))) =
+                                w.tx.send(Write::Event(ev))
+                            {
+                                publish_sync(&self.shared, ev);
+                            }
+                        }
+                        None => publish_sync(&self.shared, ev),
+                    }
+                    continue;
+                }
+                Event::ConnectionError(r) => tracing::debug!(reason = ?r, "connection error"),
+                _ => tracing::debug!(event = ?e, "event"),
+            }
+            let _ = self.shared.events.send(SpeakerEvent {
+                peer: self.config.remote,
+                event: e,
+            });
+        }
+        pending
+    }
+
+    /// Carries out the session's socket actions.
+    fn actions(&mut self, session: &mut Session, last_send: &mut Option<ConnId>) {
+        while let Some(a) = session.poll_action() {
+            match a {
+                Action::Connect => {
+                    let id = self.new_conn_id();
+                    let cfg = self.config.clone();
+                    let tx = self.conn_tx.clone();
+                    let connect_timeout = self.connect_timeout;
+                    tokio::spawn(async move {
+                        let r = tokio::time::timeout(connect_timeout, connect(&cfg))
+                            .await
+                            .unwrap_or_else(|_| {
+                                Err(std::io::Error::new(
+                                    std::io::ErrorKind::TimedOut,
+                                    "connect timed out",
+                                ))
+                            });
+                        let _ = tx.send(ConnMsg::Connected(id, r)).await;
+                    });
+                }
+                Action::Send { conn, data } => {
+                    if let Some(w) = self.writers.get(&conn) {
+                        self.shared.queued.fetch_add(data.len(), Ordering::Relaxed);
+                        let len = data.len();
+                        if w.tx.send(Write::Data(data)).is_err() {
+                            self.shared.queued.fetch_sub(len, Ordering::Relaxed);
+                        }
+                        *last_send = Some(conn);
+                    }
+                }
+                Action::Close { conn } => {
+                    if let Some(w) = self.writers.remove(&conn) {
+                        let _ = w.tx.send(Write::Close);
+                    }
+                }
+            }
         }
     }
-    // Still pending with a full queue: the writers will wake us.
-    pending = pending || session.wants_flush();
-    while let Some(e) = session.poll_event() {
-        match &e {
-            Event::StateChanged { from, to } => tracing::info!(%from, %to, "state"),
-            Event::Established(i) => {
-                tracing::info!(peer_as = i.peer_as, hold = i.hold_time, "established")
-            }
-            Event::Down(r) => {
-                shared.synced.store(false, Ordering::Relaxed);
-                tracing::warn!(reason = ?r, "session down");
-            }
-            Event::SyncComplete => {
-                // Published by the writer once the End-of-RIB is on the wire.
-                let ev = SpeakerEvent {
-                    peer: config.remote,
-                    event: e,
-                };
-                match last_send.and_then(|c| writers.get(&c)) {
-                    Some(w) => {
-                        if let Err(mpsc::error::SendError(Write::Event(ev))) =
-                            w.tx.send(Write::Event(ev))
-                        {
-                            publish_sync(shared, ev);
+
+    /// Starts the writer and reader tasks of a new connection.
+    fn spawn_io(&mut self, id: ConnId, stream: TcpStream) {
+        let (mut rd, mut wr) = stream.into_split();
+        let (wtx, mut wrx) = mpsc::unbounded_channel::<Write>();
+        let shared = self.shared.clone();
+        let task = tokio::spawn(async move {
+            let mut failed = false;
+            while let Some(w) = wrx.recv().await {
+                match w {
+                    Write::Data(b) => {
+                        let len = b.len();
+                        failed = failed || wr.write_all(&b).await.is_err();
+                        let before = shared.queued.fetch_sub(len, Ordering::Relaxed);
+                        if before.saturating_sub(len) < QUEUE_LOW {
+                            shared.drained.notify_one();
                         }
                     }
-                    None => publish_sync(shared, ev),
+                    Write::Event(ev) => {
+                        if !failed {
+                            publish_sync(&shared, ev);
+                        }
+                    }
+                    Write::Close => break,
                 }
-                continue;
             }
-            Event::ConnectionError(r) => tracing::debug!(reason = ?r, "connection error"),
-            _ => tracing::debug!(event = ?e, "event"),
-        }
-        let _ = shared.events.send(SpeakerEvent {
-            peer: config.remote,
-            event: e,
+            let _ = wr.shutdown().await;
+            // Whatever was not written no longer counts as queued.
+            while let Ok(w) = wrx.try_recv() {
+                if let Write::Data(b) = w {
+                    shared.queued.fetch_sub(b.len(), Ordering::Relaxed);
+                }
+            }
+            shared.drained.notify_one();
+        });
+        self.writers.insert(id, Writer { tx: wtx, task });
+        let tx = self.conn_tx.clone();
+        tokio::spawn(async move {
+            let mut buf = bytes::BytesMut::with_capacity(64 * 1024);
+            loop {
+                buf.reserve(64 * 1024);
+                match rd.read_buf(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        if tx
+                            .send(ConnMsg::Bytes(id, buf.split().freeze()))
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+            }
+            let _ = tx.send(ConnMsg::Closed(id)).await;
         });
     }
-    pending
 }
 
 /// Marks the peer synced and publishes the End-of-RIB event.
@@ -320,122 +416,10 @@ fn publish_sync(shared: &Shared, ev: SpeakerEvent) {
     let _ = shared.events.send(ev);
 }
 
-/// Carries out the session's socket actions.
-#[allow(clippy::too_many_arguments)]
-fn actions(
-    session: &mut Session,
-    config: &PeerConfig,
-    conn_tx: &mpsc::Sender<ConnMsg>,
-    writers: &mut HashMap<ConnId, Writer>,
-    next_id: &mut u64,
-    connect_timeout: Duration,
-    shared: &Shared,
-    last_send: &mut Option<ConnId>,
-) {
-    while let Some(a) = session.poll_action() {
-        match a {
-            Action::Connect => {
-                *next_id += 1;
-                let id = ConnId(*next_id);
-                let cfg = config.clone();
-                let tx = conn_tx.clone();
-                tokio::spawn(async move {
-                    let r = tokio::time::timeout(connect_timeout, connect(&cfg))
-                        .await
-                        .unwrap_or_else(|_| {
-                            Err(std::io::Error::new(
-                                std::io::ErrorKind::TimedOut,
-                                "connect timed out",
-                            ))
-                        });
-                    let _ = tx.send(ConnMsg::Connected(id, r)).await;
-                });
-            }
-            Action::Send { conn, data } => {
-                if let Some(w) = writers.get(&conn) {
-                    shared.queued.fetch_add(data.len(), Ordering::Relaxed);
-                    let len = data.len();
-                    if w.tx.send(Write::Data(data)).is_err() {
-                        shared.queued.fetch_sub(len, Ordering::Relaxed);
-                    }
-                    *last_send = Some(conn);
-                }
-            }
-            Action::Close { conn } => {
-                if let Some(w) = writers.remove(&conn) {
-                    let _ = w.tx.send(Write::Close);
-                }
-            }
-        }
-    }
-}
-
 async fn connect(cfg: &PeerConfig) -> std::io::Result<TcpStream> {
     let s = socket::outbound(cfg)?;
     let std_stream: std::net::TcpStream = s.into();
     tokio::net::TcpSocket::from_std_stream(std_stream)
         .connect(cfg.remote)
         .await
-}
-
-fn spawn_io(
-    id: ConnId,
-    stream: TcpStream,
-    tx: &mpsc::Sender<ConnMsg>,
-    writers: &mut HashMap<ConnId, Writer>,
-    shared: &Shared,
-) {
-    let (mut rd, mut wr) = stream.into_split();
-    let (wtx, mut wrx) = mpsc::unbounded_channel::<Write>();
-    let shared = shared.clone();
-    let task = tokio::spawn(async move {
-        let mut failed = false;
-        while let Some(w) = wrx.recv().await {
-            match w {
-                Write::Data(b) => {
-                    let len = b.len();
-                    failed = failed || wr.write_all(&b).await.is_err();
-                    let before = shared.queued.fetch_sub(len, Ordering::Relaxed);
-                    if before.saturating_sub(len) < QUEUE_LOW {
-                        shared.drained.notify_one();
-                    }
-                }
-                Write::Event(ev) => {
-                    if !failed {
-                        publish_sync(&shared, ev);
-                    }
-                }
-                Write::Close => break,
-            }
-        }
-        let _ = wr.shutdown().await;
-        // Whatever was not written no longer counts as queued.
-        while let Ok(w) = wrx.try_recv() {
-            if let Write::Data(b) = w {
-                shared.queued.fetch_sub(b.len(), Ordering::Relaxed);
-            }
-        }
-        shared.drained.notify_one();
-    });
-    writers.insert(id, Writer { tx: wtx, task });
-    let tx = tx.clone();
-    tokio::spawn(async move {
-        let mut buf = bytes::BytesMut::with_capacity(64 * 1024);
-        loop {
-            buf.reserve(64 * 1024);
-            match rd.read_buf(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    if tx
-                        .send(ConnMsg::Bytes(id, buf.split().freeze()))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            }
-        }
-        let _ = tx.send(ConnMsg::Closed(id)).await;
-    });
 }
