@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use bgp_proto::iana::ErrorCode;
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -13,7 +14,7 @@ use tokio::sync::{Notify, broadcast, mpsc, watch};
 
 use super::{PeerCmd, SpeakerEvent, socket};
 use crate::config::PeerConfig;
-use crate::event::{Action, ConnId, Direction, Event, Input, SessionInfo};
+use crate::event::{Action, ConnId, Direction, DownReason, Event, Input, SessionInfo};
 use crate::fsm::State;
 use crate::session::Session;
 use crate::stats::SessionStats;
@@ -279,7 +280,11 @@ impl PeerIo {
                 }
                 Event::Down(r) => {
                     self.shared.synced.store(false, Ordering::Relaxed);
-                    tracing::warn!(reason = ?r, "session down");
+                    if deliberate(r) {
+                        tracing::info!(reason = ?r, "session down");
+                    } else {
+                        tracing::warn!(reason = ?r, "session down");
+                    }
                 }
                 Event::SyncComplete => {
                     // Published by the writer once the End-of-RIB is on the wire.
@@ -405,6 +410,29 @@ impl PeerIo {
             }
             let _ = tx.send(ConnMsg::Closed(id)).await;
         });
+    }
+}
+
+/// Whether we ended the session on purpose: a Cease we sent for a shutdown,
+/// de-configuration, reset, configuration change or collision resolution
+/// (RFC 4486 §4), or a stop for a graceful restart. Those are logged at info,
+/// every other end at warn.
+fn deliberate(reason: &DownReason) -> bool {
+    use bgp_proto::iana::subcode::cease;
+    match reason {
+        DownReason::NotificationSent(n) => {
+            n.code == ErrorCode::CEASE
+                && matches!(
+                    n.subcode,
+                    cease::ADMINISTRATIVE_SHUTDOWN
+                        | cease::PEER_DECONFIGURED
+                        | cease::ADMINISTRATIVE_RESET
+                        | cease::OTHER_CONFIGURATION_CHANGE
+                        | cease::CONNECTION_COLLISION_RESOLUTION
+                )
+        }
+        DownReason::GracefulRestart => true,
+        DownReason::NotificationReceived(_) | DownReason::ConnectionClosed => false,
     }
 }
 
