@@ -55,6 +55,7 @@
 //! # }
 //! ```
 
+mod bulk;
 mod config;
 #[cfg(feature = "tokio")]
 mod driver;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
+use crate::bulk::chunk_len;
 use crate::route::{Route, RouteAttrs};
 
 /// Which peers a route is announced to.
@@ -89,7 +90,6 @@ impl RouteTable {
     /// in bulk (full tree nodes: about 36 bytes per IPv4 prefix); a route
     /// that selects only some peers is merged one by one.
     pub fn from_routes(routes: impl IntoIterator<Item = (Route, Peers)>) -> Self {
-        const CHUNK: usize = 64 * 1024;
         let mut t = Self::new();
         let mut chunk: Vec<(IpNet, Targets)> = Vec::new();
         for (r, p) in routes {
@@ -97,7 +97,7 @@ impl RouteTable {
                 Peers::All => {
                     let attrs = t.intern(r.attrs);
                     chunk.push((r.prefix.trunc(), Targets::All(attrs)));
-                    if chunk.len() >= CHUNK.max(t.entries.len() / 4) {
+                    if chunk.len() >= chunk_len(t.entries.len()) {
                         // Later entries win, as with `announce`.
                         let mut part: BTreeMap<IpNet, Targets> = chunk.drain(..).collect();
                         t.entries.append(&mut part);
