@@ -1116,6 +1116,9 @@ fn cases() -> Vec<Case> {
         ]),
         c("legacy: BFD echo with IPv6 prefixes", cm(&format!("bfd-profiles:\n- {{name: echo, echo-mode: true}}\n{}address-pools:\n- {{name: v6, protocol: bgp, addresses: [\"fc00::/120\"]}}", legacy_peer("bfd-profile: echo"))), vec![(P0, "bfd-profile", "BFD echo mode cannot be used on a peer that is sent IPv6 prefixes")]),
         c("legacy: unknown top-level key", cm("peer:\n- {}"), vec![(CM, "peer", "unknown field")]),
+        // Found by the config_legacy fuzz target (input "\n?\n|": an empty key).
+        c("legacy: empty top-level key", cm("\"\": 1"), vec![(CM, "\"\"", "unknown field")]),
+        c("legacy: empty key in a peer", cm(&legacy_peer("\"\": x")), vec![(P0, "\"\"", "unknown field ``")]),
         c("legacy: peers not a list", cm("peers: {a: b}"), vec![(CM, "peers", "must be a list")]),
         c("legacy: invalid YAML in data.config", cm("peers: [unclosed"), vec![(CM, "data.config", "invalid YAML")]),
         c("legacy: two ConfigMaps", format!("{}---\n{}", cm("peers: []"), cm("peers: []").replace("name: config", "name: config2")), vec![("ConfigMap metallb-system/config2", "-", "more than one legacy MetalLB configuration")]),

@@ -14,6 +14,13 @@ use super::model::BfdProfile;
 use super::raw::{RawRequirement, Text};
 use crate::selector::{LabelSelector, Operator, Requirement};
 
+/// How a key shows as a field in an error: a key that is the empty string
+/// (YAML allows one) is shown quoted, `""`, so that no error names an empty
+/// field.
+pub(crate) fn field_name(key: &str) -> &str {
+    if key.is_empty() { "\"\"" } else { key }
+}
+
 /// Errors and warnings collected while loading.
 #[derive(Debug, Default)]
 pub(crate) struct Diag {
@@ -31,7 +38,7 @@ impl Diag {
         field: impl Into<String>,
         reason: impl Into<String>,
     ) {
-        let field = field.into();
+        let field = whole_if_empty(field.into());
         if self.suppressed.iter().any(|(o, f)| {
             o == object
                 && (field == *f
@@ -60,7 +67,7 @@ impl Diag {
     ) {
         self.warnings.push(ConfigError {
             object: object.to_owned(),
-            field: field.into(),
+            field: whole_if_empty(field.into()),
             reason: reason.into(),
         });
     }
@@ -73,6 +80,15 @@ impl Diag {
     /// Whether no error was added since `mark`.
     pub(crate) fn clean_since(&self, mark: usize) -> bool {
         self.errors.len() == mark
+    }
+}
+
+/// An error about the whole object (no field path) names the field `-`.
+fn whole_if_empty(field: String) -> String {
+    if field.is_empty() {
+        "-".to_owned()
+    } else {
+        field
     }
 }
 
@@ -191,7 +207,7 @@ fn path_string(segments: &[Segment]) -> String {
                 if !out.is_empty() {
                     out.push('.');
                 }
-                out.push_str(key);
+                out.push_str(field_name(key));
             }
             Segment::Unknown => {
                 if !out.is_empty() {

@@ -8,7 +8,7 @@ use serde_norway::Value;
 use super::addr::parse_address_entry;
 use super::common::{
     BfdRaw, Diag, Fields, TimerRules, asn, bfd_profile, check_duplicates, convert_legacy_selectors,
-    decode, ranged, text, timers,
+    decode, field_name, ranged, text, timers,
 };
 use super::community;
 use super::model::{Advertisement, PasswordSource, Peer, PeerAsn, Pool};
@@ -36,7 +36,7 @@ pub(crate) fn build(value: Value, object: &str, diag: &mut Diag) -> Built {
                     Some("bfd-profiles") => bfd = v,
                     Some(other) => diag.error(
                         object,
-                        other,
+                        field_name(other),
                         "unknown field (expected peers, address-pools, bgp-communities or bfd-profiles)",
                     ),
                     None => diag.error(object, "-", format!("non-string key {k:?}")),

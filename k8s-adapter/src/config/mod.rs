@@ -413,7 +413,7 @@ fn classify(value: Value, at: &str, found: &mut Found, diag: &mut Diag) {
             Some("apiVersion" | "kind" | "metadata" | "spec" | "status") => {}
             Some(other) => diag.error(
                 &object,
-                other,
+                common::field_name(other),
                 "unknown top-level field (expected apiVersion, kind, metadata, spec, status)",
             ),
             None => diag.error(&object, "-", format!("non-string key {k:?}")),
