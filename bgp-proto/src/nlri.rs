@@ -203,7 +203,7 @@ pub struct NlriList(Repr);
 enum Repr {
     Built(Vec<Nlri>),
     Wire {
-        raw: bytes::Bytes,
+        raw: crate::raw::Raw,
         v6: bool,
         add_path: bool,
         len: usize,
@@ -229,11 +229,35 @@ impl NlriList {
         let bits = max_bits(afi).ok_or(BadNlri { at: 0 })?;
         let len = count(field, bits, add_path)?;
         Ok(Self(Repr::Wire {
-            raw: crate::wire::share(whole, field),
+            raw: crate::raw::Raw::new(whole, field),
             v6: afi == Afi::IPV6,
             add_path,
             len,
         }))
+    }
+
+    /// [`NlriList::decode`] into `self` (which must be empty), in place.
+    #[inline]
+    pub(crate) fn decode_into(
+        &mut self,
+        field: &[u8],
+        whole: &bytes::Bytes,
+        afi: Afi,
+        add_path: bool,
+    ) -> Result<(), BadNlri> {
+        if field.is_empty() {
+            return Ok(());
+        }
+        let bits = max_bits(afi).ok_or(BadNlri { at: 0 })?;
+        let len = count(field, bits, add_path)?;
+        let v6 = afi == Afi::IPV6;
+        // Each representation set by its own statement, so that the value
+        // is written in place rather than through a temporary.
+        match crate::raw::Raw::window(whole, field) {
+            Some((n, buf)) => set_inline(self, n, buf, v6, add_path, len),
+            None => set_shared(self, crate::wire::share(whole, field), v6, add_path, len),
+        }
+        Ok(())
     }
 
     /// The entries, in order.
@@ -243,7 +267,7 @@ impl NlriList {
             Repr::Wire {
                 raw, v6, add_path, ..
             } => NlriListIter::Wire(NlriIter {
-                field: raw,
+                field: raw.as_slice(),
                 v6: *v6,
                 add_path: *add_path,
             }),
@@ -291,6 +315,33 @@ impl NlriList {
             }
         }
     }
+}
+
+#[inline(never)]
+fn set_inline(
+    list: &mut NlriList,
+    n: u8,
+    buf: &[u8; crate::raw::INLINE],
+    v6: bool,
+    add_path: bool,
+    len: usize,
+) {
+    list.0 = Repr::Wire {
+        raw: crate::raw::Raw::Inline { len: n, buf: *buf },
+        v6,
+        add_path,
+        len,
+    };
+}
+
+#[inline(never)]
+fn set_shared(list: &mut NlriList, raw: bytes::Bytes, v6: bool, add_path: bool, len: usize) {
+    list.0 = Repr::Wire {
+        raw: crate::raw::Raw::Shared(raw),
+        v6,
+        add_path,
+        len,
+    };
 }
 
 impl Default for NlriList {

@@ -9,6 +9,8 @@ use std::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::raw::Raw;
+
 /// AS_TRANS, the 2-octet stand-in for a 4-octet AS number (RFC 6793 §9).
 pub const AS_TRANS: u32 = 23456;
 
@@ -52,7 +54,7 @@ impl SegmentType {
 /// ordering and hashing are over the AS numbers, whatever the width.
 #[derive(Clone, Default)]
 pub struct AsPath {
-    raw: Bytes,
+    raw: Raw,
     /// AS numbers in `raw` are 2 octets wide (from a peer without RFC 6793 support).
     two_octet: bool,
 }
@@ -133,7 +135,7 @@ impl AsPath {
             }
         }
         Self {
-            raw: b.freeze(),
+            raw: Raw::from_bytes(b.freeze()),
             two_octet: false,
         }
     }
@@ -147,25 +149,48 @@ impl AsPath {
         whole: &Bytes,
         four_octet: bool,
     ) -> Result<Self, MalformedAsPath> {
-        let w = if four_octet { 4 } else { 2 };
-        let mut pos = 0usize;
-        while pos < value.len() {
-            let t = value.get(pos).copied().ok_or(MalformedAsPath)?;
-            let n = value.get(pos + 1).copied().ok_or(MalformedAsPath)?;
-            if SegmentType::from_wire(t).is_none() || n == 0 {
-                return Err(MalformedAsPath);
-            }
-            let start = pos + 2;
-            pos = start + usize::from(n) * w;
-            let asns = value.get(start..pos).ok_or(MalformedAsPath)?;
-            if asns.chunks_exact(w).any(|a| a.iter().all(|b| *b == 0)) {
-                return Err(MalformedAsPath);
-            }
+        if !Self::valid(value, four_octet) {
+            return Err(MalformedAsPath);
         }
         Ok(Self {
-            raw: crate::wire::share(whole, value),
+            raw: Raw::new(whole, value),
             two_octet: !four_octet,
         })
+    }
+
+    /// The checks of [`AsPath::decode`].
+    #[inline]
+    pub(crate) fn valid(value: &[u8], four_octet: bool) -> bool {
+        let mut rest = value;
+        while let [t, n, tail @ ..] = rest {
+            if !(1..=4).contains(t) || *n == 0 {
+                return false;
+            }
+            let Some((asns, tail)) =
+                tail.split_at_checked(usize::from(*n) << (1 + usize::from(four_octet)))
+            else {
+                return false;
+            };
+            let zero = if four_octet {
+                asns.chunks_exact(4).any(|a| a == [0, 0, 0, 0])
+            } else {
+                asns.chunks_exact(2).any(|a| a == [0, 0])
+            };
+            if zero {
+                return false;
+            }
+            rest = tail;
+        }
+        rest.is_empty()
+    }
+
+    /// A path of the given octets (the caller checked them with [`AsPath::valid`]).
+    #[inline(always)]
+    pub(crate) fn from_raw(raw: Raw, four_octet: bool) -> Self {
+        Self {
+            raw,
+            two_octet: !four_octet,
+        }
     }
 
     /// Octets of the encoded value in the given AS width.
@@ -200,7 +225,7 @@ impl AsPath {
     /// The segments in order.
     pub fn segments(&self) -> Segments<'_> {
         Segments {
-            rest: &self.raw,
+            rest: self.raw.as_slice(),
             width: self.width(),
         }
     }

@@ -90,7 +90,7 @@ impl Message {
         }
         let ty = msg.get(18).copied().unwrap_or(0);
         let body = msg.get(HEADER_LEN..).unwrap_or_default();
-        let mut errors = Vec::new();
+        let errors = Vec::new();
         let message = match MessageType(ty) {
             MessageType::OPEN => {
                 // RFC 4271 §6.1: OPEN is at least 29 octets; RFC 8654 §4: at most 4096.
@@ -103,7 +103,16 @@ impl Message {
                 if len < 23 {
                     return Err(bad_len());
                 }
-                Self::Update(Update::decode(msg, ctx, &mut errors)?)
+                // Decoded in place: moving a finished UPDATE through the
+                // return values cost more than decoding some of its parts.
+                let mut decoded = Decoded {
+                    message: Self::Update(Update::default()),
+                    errors,
+                };
+                if let Self::Update(u) = &mut decoded.message {
+                    u.decode_into(msg, ctx, &mut decoded.errors)?;
+                }
+                return Ok(decoded);
             }
             MessageType::NOTIFICATION => {
                 Self::Notification(Notification::decode(body, msg).ok_or_else(bad_len)?)

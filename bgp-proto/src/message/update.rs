@@ -5,13 +5,14 @@ use std::net::Ipv4Addr;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::attribute::{
-    AS_TRANS, AsPath, AttrFlags, AttrValue, MpReach, MpUnreach, Origin, PathAttribute, SegmentType,
-    decode_value,
+    AS_TRANS, AsPath, AttrFlags, AttrValue, List, MpReach, MpUnreach, Origin, PathAttribute,
+    SegmentType, decode_value,
 };
 use crate::context::{Context, Family};
 use crate::error::{AttrAction, AttrError, DecodeError, ErrorKind};
 use crate::iana::{Afi, AttrType};
 use crate::nlri::NlriList;
+use crate::raw::{INLINE, Raw};
 use crate::wire;
 
 /// An UPDATE message, as on the wire.
@@ -138,13 +139,16 @@ impl Update {
         Some(merge_as4_path(path, as4))
     }
 
-    /// Decodes the body of `whole` (a complete UPDATE message). Soft errors
-    /// are appended to `errors`; a session-reset error is returned as `Err`.
-    pub(crate) fn decode(
+    /// Decodes the body of `whole` (a complete UPDATE message) into `self`,
+    /// which must be empty (`Update::default()`): filling the fields in
+    /// place spares the moves of a returned value. Soft errors are appended
+    /// to `errors`; a session-reset error is returned as `Err`.
+    pub(crate) fn decode_into(
+        &mut self,
         whole: &Bytes,
         ctx: &Context,
         errors: &mut Vec<AttrError>,
-    ) -> Result<Self, DecodeError> {
+    ) -> Result<(), DecodeError> {
         let body = whole.get(19..).unwrap_or_default();
         let at = |p: &[u8]| wire::offset(whole, p);
         // RFC 4271 §6.3: lengths that overrun the message: Malformed Attribute List.
@@ -157,29 +161,34 @@ impl Update {
         // RFC 7606 §5.3: a syntactically incorrect NLRI or withdrawn field
         // cannot be located route by route, so the session is reset.
         let v4 = ctx.add_path(Family::IPV4_UNICAST);
-        let withdrawn = NlriList::decode(wfield, whole, Afi::IPV4, v4)
+        self.withdrawn
+            .decode_into(wfield, whole, Afi::IPV4, v4)
             .map_err(|e| DecodeError::new(ErrorKind::InvalidNetworkField, at(wfield) + e.at))?;
-        let nlri = NlriList::decode(nlri_field, whole, Afi::IPV4, v4)
+        self.nlri
+            .decode_into(nlri_field, whole, Afi::IPV4, v4)
             .map_err(|e| DecodeError::new(ErrorKind::InvalidNetworkField, at(nlri_field) + e.at))?;
 
-        let (attributes, present) = decode_attributes(whole, afield, ctx, errors)?;
-        let update = Self {
-            withdrawn,
-            attributes,
-            nlri,
-        };
+        let mut present = Present::default();
+        decode_attributes(
+            &mut self.attributes,
+            &mut present,
+            whole,
+            afield,
+            ctx,
+            errors,
+        )?;
         // The presence bitmap saves rescanning the attributes per check.
-        let reachable = !update.nlri.is_empty()
-            || (present.has(AttrType::MP_REACH_NLRI) && update.has_reachable());
+        let reachable =
+            !self.nlri.is_empty() || (present.has(AttrType::MP_REACH_NLRI) && self.has_reachable());
         if reachable {
-            update.check_mandatory(present, at(afield), errors);
+            self.check_mandatory(present, at(afield), errors);
         }
         // RFC 7606 §5.2: an UPDATE with path attributes (other than
         // MP_UNREACH_NLRI) but no reachable NLRI cannot be handled by
         // treat-as-withdraw: any error stronger than attribute discard resets
         // the session.
         if !reachable && !afield.is_empty() {
-            let only_unreach = update
+            let only_unreach = self
                 .attributes
                 .iter()
                 .all(|a| a.code() == AttrType::MP_UNREACH_NLRI)
@@ -193,7 +202,7 @@ impl Update {
                 }
             }
         }
-        Ok(update)
+        Ok(())
     }
 
     /// RFC 7606 §3 d: a missing well-known mandatory attribute makes the UPDATE
@@ -260,13 +269,17 @@ impl Present {
 }
 
 fn decode_attributes(
+    out: &mut Vec<PathAttribute>,
+    present: &mut Present,
     whole: &Bytes,
     field: &[u8],
     ctx: &Context,
     errors: &mut Vec<AttrError>,
-) -> Result<(Vec<PathAttribute>, Present), DecodeError> {
-    let mut out = Vec::with_capacity(estimate_attrs(field));
-    let mut present = Present::default();
+) -> Result<(), DecodeError> {
+    if field.is_empty() {
+        return Ok(());
+    }
+    out.reserve_exact(estimate_attrs(field));
     let mut seen = [0u64; 4];
     let mut rest = field;
     while !rest.is_empty() {
@@ -311,6 +324,10 @@ fn decode_attributes(
             continue;
         }
         let flags = AttrFlags(flags);
+        if decode_common(flags, code, value, whole, ctx, out) {
+            present.insert(code);
+            continue;
+        }
         match decode_value(flags, code, attr_bytes, value, whole, ctx) {
             Ok(value) => {
                 present.insert(code);
@@ -328,7 +345,139 @@ fn decode_attributes(
             }),
         }
     }
-    Ok((out, present))
+    Ok(())
+}
+
+/// The fast path for the attributes nearly every UPDATE carries: when the
+/// attribute has its type's Optional and Transitive bits and a valid value,
+/// pushes it and returns `true`. Anything else (other types, any error)
+/// returns `false` and goes through [`decode_value`], which handles every
+/// case, so the outcome is the same either way.
+#[inline(always)]
+fn decode_common(
+    flags: AttrFlags,
+    code: AttrType,
+    value: &[u8],
+    whole: &Bytes,
+    ctx: &Context,
+    out: &mut Vec<PathAttribute>,
+) -> bool {
+    const MASK: u8 = AttrFlags::OPTIONAL | AttrFlags::TRANSITIVE;
+    const WELL_KNOWN: u8 = AttrFlags::TRANSITIVE;
+    const OPT_NON_TRANS: u8 = AttrFlags::OPTIONAL;
+    const OPT_TRANS: u8 = AttrFlags::OPTIONAL | AttrFlags::TRANSITIVE;
+    let class = flags.0 & MASK;
+    let u32_of = |v: &[u8]| <[u8; 4]>::try_from(v).ok().map(u32::from_be_bytes);
+    // Every kind of value is pushed by its own small function taking plain
+    // values: when the arms shared one push, each value took a detour
+    // through a stack temporary (stores and loads of different widths,
+    // which the CPU cannot forward).
+    match (code, class) {
+        (AttrType::ORIGIN, WELL_KNOWN) => match value {
+            [v] => match Origin::from_wire(*v) {
+                Some(o) => push_origin(out, flags, o),
+                None => return false,
+            },
+            _ => return false,
+        },
+        (AttrType::AS_PATH, WELL_KNOWN) => {
+            if !AsPath::valid(value, ctx.four_octet_as) {
+                return false;
+            }
+            match Raw::window(whole, value) {
+                Some((len, buf)) => push_as_path(out, flags, len, buf, ctx.four_octet_as),
+                None => out.push(PathAttribute {
+                    flags,
+                    value: AttrValue::AsPath(AsPath::from_raw(
+                        Raw::new(whole, value),
+                        ctx.four_octet_as,
+                    )),
+                }),
+            }
+        }
+        (AttrType::NEXT_HOP, WELL_KNOWN) => match u32_of(value).map(Ipv4Addr::from) {
+            Some(a) if !(a.is_unspecified() || a.is_multicast() || a.is_broadcast()) => {
+                push_next_hop(out, flags, a)
+            }
+            _ => return false,
+        },
+        (AttrType::MULTI_EXIT_DISC, OPT_NON_TRANS) => match u32_of(value) {
+            Some(v) => push_med(out, flags, v),
+            None => return false,
+        },
+        (AttrType::LOCAL_PREF, WELL_KNOWN) => match u32_of(value) {
+            Some(v) => push_local_pref(out, flags, v),
+            None => return false,
+        },
+        (AttrType::COMMUNITIES, OPT_TRANS) => {
+            if value.is_empty() || value.len() % 4 != 0 {
+                return false;
+            }
+            match Raw::window(whole, value) {
+                Some((len, buf)) => push_communities(out, flags, len, buf),
+                None => out.push(PathAttribute {
+                    flags,
+                    value: AttrValue::Communities(List::from_raw(Raw::new(whole, value))),
+                }),
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+#[inline(never)]
+fn push_origin(out: &mut Vec<PathAttribute>, flags: AttrFlags, o: Origin) {
+    out.push(PathAttribute {
+        flags,
+        value: AttrValue::Origin(o),
+    });
+}
+
+#[inline(never)]
+fn push_next_hop(out: &mut Vec<PathAttribute>, flags: AttrFlags, a: Ipv4Addr) {
+    out.push(PathAttribute {
+        flags,
+        value: AttrValue::NextHop(a),
+    });
+}
+
+#[inline(never)]
+fn push_med(out: &mut Vec<PathAttribute>, flags: AttrFlags, v: u32) {
+    out.push(PathAttribute {
+        flags,
+        value: AttrValue::MultiExitDisc(v),
+    });
+}
+
+#[inline(never)]
+fn push_local_pref(out: &mut Vec<PathAttribute>, flags: AttrFlags, v: u32) {
+    out.push(PathAttribute {
+        flags,
+        value: AttrValue::LocalPref(v),
+    });
+}
+
+#[inline(never)]
+fn push_as_path(
+    out: &mut Vec<PathAttribute>,
+    flags: AttrFlags,
+    len: u8,
+    buf: &[u8; INLINE],
+    four_octet: bool,
+) {
+    out.push(PathAttribute {
+        flags,
+        value: AttrValue::AsPath(AsPath::from_raw(Raw::Inline { len, buf: *buf }, four_octet)),
+    });
+}
+
+#[inline(never)]
+fn push_communities(out: &mut Vec<PathAttribute>, flags: AttrFlags, len: u8, buf: &[u8; INLINE]) {
+    out.push(PathAttribute {
+        flags,
+        value: AttrValue::Communities(List::from_raw(Raw::Inline { len, buf: *buf })),
+    });
 }
 
 /// A capacity guess for the attribute vector: typical UPDATEs carry 3–8.

@@ -1,0 +1,153 @@
+//! Octets of a decoded value: kept inline when short, else a shared slice
+//! of the received message.
+//!
+//! Sharing a slice of the message costs an atomic reference-count increment
+//! on decode and a decrement on drop; for the short values that dominate
+//! real traffic (AS paths, community lists, small NLRI fields) copying the
+//! octets into the value itself is cheaper, and it is no larger than `Bytes`.
+
+use bytes::Bytes;
+
+/// Octets kept inline up to this length. With the one-octet length this
+/// fills the 32 octets of a `Bytes`, so the enum is no larger than `Bytes`.
+pub(crate) const INLINE: usize = 23;
+
+/// Value octets, inline when short (crate-private storage of [`crate::attribute::List`],
+/// [`crate::attribute::AsPath`] and [`crate::nlri::NlriList`]).
+#[derive(Clone)]
+pub(crate) enum Raw {
+    /// Up to [`INLINE`] octets.
+    Inline { len: u8, buf: [u8; INLINE] },
+    /// A shared slice.
+    Shared(Bytes),
+}
+
+impl Raw {
+    /// No octets.
+    pub(crate) const EMPTY: Self = Self::Inline {
+        len: 0,
+        buf: [0; INLINE],
+    };
+
+    /// `part` (normally a sub-slice of `whole`): copied when short, else
+    /// shared with `whole` without copying.
+    #[inline]
+    pub(crate) fn new(whole: &Bytes, part: &[u8]) -> Self {
+        match Self::window(whole, part) {
+            Some((len, buf)) => Self::Inline { len, buf: *buf },
+            None if part.len() > INLINE => Self::Shared(crate::wire::share(whole, part)),
+            None => Self::inline(part).unwrap_or(Self::EMPTY),
+        }
+    }
+
+    /// For a short `part` of `whole`: its length and the [`INLINE`] octets
+    /// of `whole` starting at it, when there are that many. Copying that
+    /// fixed-size window (the octets past the part are never read) takes two
+    /// vector moves instead of a `memcpy` call.
+    #[inline(always)]
+    pub(crate) fn window<'a>(whole: &'a Bytes, part: &[u8]) -> Option<(u8, &'a [u8; INLINE])> {
+        let len = u8::try_from(part.len())
+            .ok()
+            .filter(|l| usize::from(*l) <= INLINE)?;
+        let start = crate::wire::offset(whole, part);
+        let inside = part.as_ptr() >= whole.as_ptr() && start + part.len() <= whole.len();
+        let window = whole.get(start..)?.first_chunk::<INLINE>()?;
+        inside.then_some((len, window))
+    }
+
+    /// `part` copied inline, if it is short enough.
+    #[inline]
+    fn inline(part: &[u8]) -> Option<Self> {
+        let len = u8::try_from(part.len())
+            .ok()
+            .filter(|l| usize::from(*l) <= INLINE)?;
+        let mut buf = [0u8; INLINE];
+        buf.get_mut(..part.len())?.copy_from_slice(part);
+        Some(Self::Inline { len, buf })
+    }
+
+    /// Wraps owned octets (inline when short).
+    pub(crate) fn from_bytes(b: Bytes) -> Self {
+        Self::inline(&b).unwrap_or(Self::Shared(b))
+    }
+
+    /// The octets.
+    #[inline]
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        match self {
+            Self::Inline { len, buf } => buf.get(..usize::from(*len)).unwrap_or_default(),
+            Self::Shared(b) => b,
+        }
+    }
+}
+
+impl Default for Raw {
+    fn default() -> Self {
+        Self::EMPTY
+    }
+}
+
+impl std::ops::Deref for Raw {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl PartialEq for Raw {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Raw {}
+
+impl std::hash::Hash for Raw {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state);
+    }
+}
+
+impl PartialOrd for Raw {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Raw {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_slice().cmp(other.as_slice())
+    }
+}
+
+impl std::fmt::Debug for Raw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:02x?}", self.as_slice())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_values_are_inline_and_long_ones_shared() {
+        let whole = Bytes::from((0u8..64).collect::<Vec<u8>>());
+        let short = Raw::new(&whole, &whole[3..26]);
+        assert!(matches!(short, Raw::Inline { len: 23, .. }));
+        assert_eq!(short.as_slice(), &whole[3..26]);
+        let long = Raw::new(&whole, &whole[3..27]);
+        assert!(matches!(long, Raw::Shared(_)));
+        assert_eq!(long.as_slice(), &whole[3..27]);
+        assert_eq!(Raw::new(&whole, &[]).as_slice(), &[] as &[u8]);
+        // Near the end of the message, and outside it.
+        assert_eq!(Raw::new(&whole, &whole[50..]).as_slice(), &whole[50..]);
+        assert_eq!(Raw::new(&whole, &whole[63..]).as_slice(), &whole[63..]);
+        assert_eq!(Raw::new(&whole, &[1, 2, 3]).as_slice(), &[1, 2, 3]);
+        let other = Bytes::from_static(&[9; 30]);
+        assert_eq!(Raw::new(&whole, &other[..5]).as_slice(), &[9; 5]);
+        assert_eq!(Raw::from_bytes(whole.slice(3..27)), long);
+        assert_eq!(size_of::<Raw>(), size_of::<Bytes>());
+    }
+}
