@@ -548,3 +548,82 @@ mod tests {
         assert_eq!(merge_as4_path(&path, &longer), path);
     }
 }
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+
+    /// The fast path must agree with the general decoder on every input it
+    /// accepts: same value; and it must decline everything that fails.
+    #[test]
+    fn fast_path_agrees_with_decode_value() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let codes = [1u8, 2, 3, 4, 5, 8];
+        let mut accepted = [0u32; 9];
+        for _ in 0..200_000 {
+            let code = AttrType(codes[(next() % codes.len() as u64) as usize]);
+            let mut flags = AttrFlags((next() & 0xff) as u8);
+            if next() % 2 == 0 {
+                // Mostly the type's own Optional/Transitive bits.
+                let std = crate::attribute::expected_flags(code).unwrap_or_default();
+                flags = AttrFlags(std.0 | (flags.0 & 0x3f));
+            }
+            let len = (next() % 40) as usize;
+            let mut buf: Vec<u8> = (0..len + (next() % 30) as usize)
+                .map(|_| {
+                    // Mostly small octets so AS paths are often well formed.
+                    let r = next();
+                    if r % 3 == 0 {
+                        (r >> 8) as u8
+                    } else {
+                        (r % 5) as u8
+                    }
+                })
+                .collect();
+            if code == AttrType::AS_PATH && len >= 2 && next() % 2 == 0 {
+                // A well-formed single segment.
+                let w = if next() % 2 == 0 { 4 } else { 2 };
+                let n = (len - 2) / w;
+                if n > 0 {
+                    buf[0] = 2;
+                    buf[1] = n as u8;
+                    for b in &mut buf[2..2 + n * w] {
+                        *b |= 1;
+                    }
+                }
+            }
+            let whole = Bytes::from(buf);
+            let value = &whole[..len];
+            for four in [false, true] {
+                let ctx = Context {
+                    four_octet_as: four,
+                    ..Context::default()
+                };
+                let mut out = Vec::new();
+                let fast = decode_common(flags, code, value, &whole, &ctx, &mut out);
+                let general = decode_value(flags, code, value, value, &whole, &ctx);
+                if fast {
+                    accepted[usize::from(code.0)] += 1;
+                    assert_eq!(out.len(), 1);
+                    assert_eq!(out[0].flags, flags);
+                    assert_eq!(Ok(&out[0].value), general.as_ref().map_err(|e| &e.0));
+                } else {
+                    assert!(out.is_empty());
+                    assert!(
+                        general.is_err(),
+                        "fast path declined a valid value: {code:?} {flags:?} {value:02x?}"
+                    );
+                }
+            }
+        }
+        for c in codes {
+            assert!(accepted[usize::from(c)] > 200, "{accepted:?}");
+        }
+    }
+}
