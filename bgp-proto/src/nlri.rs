@@ -255,6 +255,10 @@ impl NlriList {
         // is written in place rather than through a temporary.
         match crate::raw::Raw::window(whole, field) {
             Some((n, buf)) => set_inline(self, n, buf, v6, add_path, len),
+            // The field ends the message, so a short one usually lands here.
+            None if field.len() <= crate::raw::INLINE => {
+                set_copy(self, field, v6, add_path, len);
+            }
             None => set_shared(self, crate::wire::share(whole, field), v6, add_path, len),
         }
         Ok(())
@@ -328,6 +332,24 @@ fn set_inline(
 ) {
     list.0 = Repr::Wire {
         raw: crate::raw::Raw::Inline { len: n, buf: *buf },
+        v6,
+        add_path,
+        len,
+    };
+}
+
+#[inline(never)]
+fn set_copy(list: &mut NlriList, field: &[u8], v6: bool, add_path: bool, len: usize) {
+    let mut buf = [0u8; crate::raw::INLINE];
+    let n = field.len().min(crate::raw::INLINE);
+    if let (Some(d), Some(s)) = (buf.get_mut(..n), field.get(..n)) {
+        d.copy_from_slice(s);
+    }
+    list.0 = Repr::Wire {
+        raw: crate::raw::Raw::Inline {
+            len: u8::try_from(n).unwrap_or(0),
+            buf,
+        },
         v6,
         add_path,
         len,

@@ -103,16 +103,7 @@ impl Message {
                 if len < 23 {
                     return Err(bad_len());
                 }
-                // Decoded in place: moving a finished UPDATE through the
-                // return values cost more than decoding some of its parts.
-                let mut decoded = Decoded {
-                    message: Self::Update(Update::default()),
-                    errors,
-                };
-                if let Self::Update(u) = &mut decoded.message {
-                    u.decode_into(msg, ctx, &mut decoded.errors)?;
-                }
-                return Ok(decoded);
+                return decode_update(msg, ctx);
             }
             MessageType::NOTIFICATION => {
                 Self::Notification(Notification::decode(body, msg).ok_or_else(bad_len)?)
@@ -206,6 +197,26 @@ impl Message {
         self.encode(ctx, &mut b)?;
         Ok(b.freeze())
     }
+}
+
+/// Decodes an UPDATE in place, in the value that is returned: moving a
+/// finished UPDATE through return values cost more than decoding some of
+/// its parts.
+fn decode_update(msg: &Bytes, ctx: &Context) -> Result<Decoded, DecodeError> {
+    let mut result = Ok(Decoded {
+        message: Message::Update(Update::default()),
+        errors: Vec::new(),
+    });
+    if let Ok(Decoded {
+        message: Message::Update(u),
+        errors,
+    }) = &mut result
+    {
+        if let Err(e) = u.decode_into(msg, ctx, errors) {
+            result = Err(e);
+        }
+    }
+    result
 }
 
 impl From<Open> for Message {
