@@ -203,7 +203,7 @@ pub struct NlriList(Repr);
 enum Repr {
     Built(Vec<Nlri>),
     Wire {
-        raw: crate::raw::Raw,
+        raw: crate::raw::Raw<{ crate::raw::INLINE }>,
         v6: bool,
         add_path: bool,
         len: usize,
@@ -253,7 +253,7 @@ impl NlriList {
         let v6 = afi == Afi::IPV6;
         // Each representation set by its own statement, so that the value
         // is written in place rather than through a temporary.
-        match crate::raw::Raw::window(whole, field) {
+        match crate::raw::window(whole, field) {
             Some((n, buf)) => set_inline(self, n, buf, v6, add_path, len),
             // The field ends the message, so a short one usually lands here.
             None if field.len() <= crate::raw::INLINE => {

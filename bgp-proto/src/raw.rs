@@ -4,71 +4,83 @@
 //! Sharing a slice of the message costs an atomic reference-count increment
 //! on decode and a decrement on drop; for the short values that dominate
 //! real traffic (AS paths, community lists, small NLRI fields) copying the
-//! octets into the value itself is cheaper, and it is no larger than `Bytes`.
+//! octets into the value itself is cheaper.
 
 use bytes::Bytes;
 
-/// Octets kept inline up to this length. With the one-octet length this
-/// fills the 32 octets of a `Bytes`, so the enum is no larger than `Bytes`.
+/// Inline capacity of NLRI fields: with the one-octet length this fills the
+/// 32 octets of a `Bytes`, so `Raw<INLINE>` is no larger than `Bytes`.
 pub(crate) const INLINE: usize = 23;
 
-/// Value octets, inline when short (crate-private storage of [`crate::attribute::List`],
-/// [`crate::attribute::AsPath`] and [`crate::nlri::NlriList`]).
+/// Inline capacity of attribute lists (COMMUNITIES and the like): 40 octets
+/// in all, no more than the largest attribute value already takes.
+pub(crate) const INLINE_LIST: usize = 38;
+
+/// Value octets, inline when at most `N`, else shared (crate-private storage
+/// of [`crate::attribute::List`] and [`crate::nlri::NlriList`]).
 #[derive(Clone)]
-pub(crate) enum Raw {
-    /// Up to [`INLINE`] octets.
-    Inline { len: u8, buf: [u8; INLINE] },
+pub(crate) enum Raw<const N: usize> {
+    /// Up to `N` octets.
+    Inline { len: u8, buf: [u8; N] },
     /// A shared slice.
     Shared(Bytes),
 }
 
-impl Raw {
+/// For a short `part` of `whole` (at most `N` octets): its length and the
+/// `N` octets of `whole` starting at it, when there are that many. Copying
+/// that fixed-size window (the octets past the part are never read) takes a
+/// few vector moves instead of a `memcpy` call.
+#[inline(always)]
+pub(crate) fn window<'a, const N: usize>(
+    whole: &'a Bytes,
+    part: &[u8],
+) -> Option<(u8, &'a [u8; N])> {
+    let len = u8::try_from(part.len())
+        .ok()
+        .filter(|l| usize::from(*l) <= N)?;
+    let start = crate::wire::offset(whole, part);
+    let inside = part.as_ptr() >= whole.as_ptr() && start + part.len() <= whole.len();
+    let window = whole.get(start..)?.first_chunk::<N>()?;
+    inside.then_some((len, window))
+}
+
+/// `part` copied into an `N`-octet buffer, if it fits.
+#[inline]
+pub(crate) fn copy<const N: usize>(part: &[u8]) -> Option<(u8, [u8; N])> {
+    let len = u8::try_from(part.len())
+        .ok()
+        .filter(|l| usize::from(*l) <= N)?;
+    let mut buf = [0u8; N];
+    buf.get_mut(..part.len())?.copy_from_slice(part);
+    Some((len, buf))
+}
+
+impl<const N: usize> Raw<N> {
     /// No octets.
     pub(crate) const EMPTY: Self = Self::Inline {
         len: 0,
-        buf: [0; INLINE],
+        buf: [0; N],
     };
 
     /// `part` (normally a sub-slice of `whole`): copied when short, else
     /// shared with `whole` without copying.
     #[inline]
     pub(crate) fn new(whole: &Bytes, part: &[u8]) -> Self {
-        match Self::window(whole, part) {
-            Some((len, buf)) => Self::Inline { len, buf: *buf },
-            None if part.len() > INLINE => Self::Shared(crate::wire::share(whole, part)),
-            None => Self::inline(part).unwrap_or(Self::EMPTY),
+        if let Some((len, buf)) = window::<N>(whole, part) {
+            return Self::Inline { len, buf: *buf };
         }
-    }
-
-    /// For a short `part` of `whole`: its length and the [`INLINE`] octets
-    /// of `whole` starting at it, when there are that many. Copying that
-    /// fixed-size window (the octets past the part are never read) takes two
-    /// vector moves instead of a `memcpy` call.
-    #[inline(always)]
-    pub(crate) fn window<'a>(whole: &'a Bytes, part: &[u8]) -> Option<(u8, &'a [u8; INLINE])> {
-        let len = u8::try_from(part.len())
-            .ok()
-            .filter(|l| usize::from(*l) <= INLINE)?;
-        let start = crate::wire::offset(whole, part);
-        let inside = part.as_ptr() >= whole.as_ptr() && start + part.len() <= whole.len();
-        let window = whole.get(start..)?.first_chunk::<INLINE>()?;
-        inside.then_some((len, window))
-    }
-
-    /// `part` copied inline, if it is short enough.
-    #[inline]
-    fn inline(part: &[u8]) -> Option<Self> {
-        let len = u8::try_from(part.len())
-            .ok()
-            .filter(|l| usize::from(*l) <= INLINE)?;
-        let mut buf = [0u8; INLINE];
-        buf.get_mut(..part.len())?.copy_from_slice(part);
-        Some(Self::Inline { len, buf })
+        match copy::<N>(part) {
+            Some((len, buf)) => Self::Inline { len, buf },
+            None => Self::Shared(crate::wire::share(whole, part)),
+        }
     }
 
     /// Wraps owned octets (inline when short).
     pub(crate) fn from_bytes(b: Bytes) -> Self {
-        Self::inline(&b).unwrap_or(Self::Shared(b))
+        match copy::<N>(&b) {
+            Some((len, buf)) => Self::Inline { len, buf },
+            None => Self::Shared(b),
+        }
     }
 
     /// The octets.
@@ -81,13 +93,13 @@ impl Raw {
     }
 }
 
-impl Default for Raw {
+impl<const N: usize> Default for Raw<N> {
     fn default() -> Self {
         Self::EMPTY
     }
 }
 
-impl std::ops::Deref for Raw {
+impl<const N: usize> std::ops::Deref for Raw<N> {
     type Target = [u8];
     #[inline]
     fn deref(&self) -> &[u8] {
@@ -95,33 +107,33 @@ impl std::ops::Deref for Raw {
     }
 }
 
-impl PartialEq for Raw {
+impl<const N: usize> PartialEq for Raw<N> {
     fn eq(&self, other: &Self) -> bool {
         self.as_slice() == other.as_slice()
     }
 }
 
-impl Eq for Raw {}
+impl<const N: usize> Eq for Raw<N> {}
 
-impl std::hash::Hash for Raw {
+impl<const N: usize> std::hash::Hash for Raw<N> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.as_slice().hash(state);
     }
 }
 
-impl PartialOrd for Raw {
+impl<const N: usize> PartialOrd for Raw<N> {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for Raw {
+impl<const N: usize> Ord for Raw<N> {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.as_slice().cmp(other.as_slice())
     }
 }
 
-impl std::fmt::Debug for Raw {
+impl<const N: usize> std::fmt::Debug for Raw<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:02x?}", self.as_slice())
     }
@@ -134,6 +146,7 @@ mod tests {
     #[test]
     fn short_values_are_inline_and_long_ones_shared() {
         let whole = Bytes::from((0u8..64).collect::<Vec<u8>>());
+        type Raw = super::Raw<INLINE>;
         let short = Raw::new(&whole, &whole[3..26]);
         assert!(matches!(short, Raw::Inline { len: 23, .. }));
         assert_eq!(short.as_slice(), &whole[3..26]);
@@ -149,5 +162,6 @@ mod tests {
         assert_eq!(Raw::new(&whole, &other[..5]).as_slice(), &[9; 5]);
         assert_eq!(Raw::from_bytes(whole.slice(3..27)), long);
         assert_eq!(size_of::<Raw>(), size_of::<Bytes>());
+        assert_eq!(size_of::<super::Raw<INLINE_LIST>>(), 40);
     }
 }

@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::raw::Raw;
+use crate::raw::{INLINE_LIST, Raw};
 
 /// An item of fixed wire size.
 pub trait ListItem: Sized {
@@ -25,7 +25,7 @@ pub trait ListItem: Sized {
 
 /// A list of `T` stored in wire form. Equality and hashing are over the octets.
 pub struct List<T> {
-    raw: Raw,
+    raw: Raw<INLINE_LIST>,
     _item: PhantomData<fn() -> T>,
 }
 
@@ -48,7 +48,7 @@ impl<T: ListItem> List<T> {
 
     /// A list of the given octets (the caller checked their length).
     #[inline(always)]
-    pub(crate) fn from_raw(raw: Raw) -> Self {
+    pub(crate) fn from_raw(raw: Raw<INLINE_LIST>) -> Self {
         Self {
             raw,
             _item: PhantomData,

@@ -5,7 +5,7 @@
 //! their flags, the Partial bit included, so that nothing is lost.
 
 mod aggregator;
-mod as_path;
+pub(crate) mod as_path;
 mod community;
 mod extended_community;
 mod large_community;

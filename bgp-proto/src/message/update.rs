@@ -4,6 +4,7 @@ use std::net::Ipv4Addr;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::attribute::as_path::AS_PATH_INLINE;
 use crate::attribute::{
     AS_TRANS, AsPath, AttrFlags, AttrValue, List, MpReach, MpUnreach, Origin, PathAttribute,
     SegmentType, decode_value,
@@ -12,7 +13,7 @@ use crate::context::{Context, Family};
 use crate::error::{AttrAction, AttrError, DecodeError, ErrorKind};
 use crate::iana::{Afi, AttrType};
 use crate::nlri::NlriList;
-use crate::raw::{INLINE, Raw};
+use crate::raw::{INLINE_LIST, Raw};
 use crate::wire;
 
 /// An UPDATE message, as on the wire.
@@ -384,14 +385,11 @@ fn decode_common(
             if !AsPath::valid(value, ctx.four_octet_as) {
                 return false;
             }
-            match Raw::window(whole, value) {
+            match crate::raw::window(whole, value) {
                 Some((len, buf)) => push_as_path(out, flags, len, buf, ctx.four_octet_as),
                 None => out.push(PathAttribute {
                     flags,
-                    value: AttrValue::AsPath(AsPath::from_raw(
-                        Raw::new(whole, value),
-                        ctx.four_octet_as,
-                    )),
+                    value: AttrValue::AsPath(AsPath::new_in(whole, value, ctx.four_octet_as)),
                 }),
             }
         }
@@ -413,7 +411,7 @@ fn decode_common(
             if value.is_empty() || value.len() % 4 != 0 {
                 return false;
             }
-            match Raw::window(whole, value) {
+            match crate::raw::window(whole, value) {
                 Some((len, buf)) => push_communities(out, flags, len, buf),
                 None => out.push(PathAttribute {
                     flags,
@@ -463,17 +461,22 @@ fn push_as_path(
     out: &mut Vec<PathAttribute>,
     flags: AttrFlags,
     len: u8,
-    buf: &[u8; INLINE],
+    buf: &[u8; AS_PATH_INLINE],
     four_octet: bool,
 ) {
     out.push(PathAttribute {
         flags,
-        value: AttrValue::AsPath(AsPath::from_raw(Raw::Inline { len, buf: *buf }, four_octet)),
+        value: AttrValue::AsPath(AsPath::inline(len, buf, four_octet)),
     });
 }
 
 #[inline(never)]
-fn push_communities(out: &mut Vec<PathAttribute>, flags: AttrFlags, len: u8, buf: &[u8; INLINE]) {
+fn push_communities(
+    out: &mut Vec<PathAttribute>,
+    flags: AttrFlags,
+    len: u8,
+    buf: &[u8; INLINE_LIST],
+) {
     out.push(PathAttribute {
         flags,
         value: AttrValue::Communities(List::from_raw(Raw::Inline { len, buf: *buf })),
