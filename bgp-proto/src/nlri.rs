@@ -254,8 +254,8 @@ impl NlriList {
         // Each representation set by its own statement, so that the value
         // is written in place rather than through a temporary.
         match crate::raw::window(whole, field) {
-            Some((n, buf)) => set_inline(self, n, buf, v6, add_path, len),
-            // The field ends the message, so a short one usually lands here.
+            Some(w) => set_inline(self, w, v6, add_path, len),
+            // Messages shorter than the window.
             None if field.len() <= crate::raw::INLINE => {
                 set_copy(self, field, v6, add_path, len);
             }
@@ -324,14 +324,17 @@ impl NlriList {
 #[inline(never)]
 fn set_inline(
     list: &mut NlriList,
-    n: u8,
-    buf: &[u8; crate::raw::INLINE],
+    w: crate::raw::Window<'_, { crate::raw::INLINE }>,
     v6: bool,
     add_path: bool,
     len: usize,
 ) {
     list.0 = Repr::Wire {
-        raw: crate::raw::Raw::Inline { len: n, buf: *buf },
+        raw: crate::raw::Raw::Inline {
+            off: w.off,
+            len: w.len,
+            buf: *w.buf,
+        },
         v6,
         add_path,
         len,
@@ -347,6 +350,7 @@ fn set_copy(list: &mut NlriList, field: &[u8], v6: bool, add_path: bool, len: us
     }
     list.0 = Repr::Wire {
         raw: crate::raw::Raw::Inline {
+            off: 0,
             len: u8::try_from(n).unwrap_or(0),
             buf,
         },

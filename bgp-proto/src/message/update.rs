@@ -13,7 +13,7 @@ use crate::context::{Context, Family};
 use crate::error::{AttrAction, AttrError, DecodeError, ErrorKind};
 use crate::iana::{Afi, AttrType};
 use crate::nlri::NlriList;
-use crate::raw::{INLINE_LIST, Raw};
+use crate::raw::{INLINE_LIST, Raw, Window};
 use crate::wire;
 
 /// An UPDATE message, as on the wire.
@@ -386,7 +386,7 @@ fn decode_common(
                 return false;
             }
             match crate::raw::window(whole, value) {
-                Some((len, buf)) => push_as_path(out, flags, len, buf, ctx.four_octet_as),
+                Some(w) => push_as_path(out, flags, w, ctx.four_octet_as),
                 None => out.push(PathAttribute {
                     flags,
                     value: AttrValue::AsPath(AsPath::new_in(whole, value, ctx.four_octet_as)),
@@ -412,7 +412,7 @@ fn decode_common(
                 return false;
             }
             match crate::raw::window(whole, value) {
-                Some((len, buf)) => push_communities(out, flags, len, buf),
+                Some(w) => push_communities(out, flags, w),
                 None => out.push(PathAttribute {
                     flags,
                     value: AttrValue::Communities(List::from_raw(Raw::new(whole, value))),
@@ -431,7 +431,7 @@ fn decode_common(
                 return false;
             }
             match crate::raw::window(whole, value) {
-                Some((len, buf)) => push_large_communities(out, flags, len, buf),
+                Some(w) => push_large_communities(out, flags, w),
                 None => out.push(PathAttribute {
                     flags,
                     value: AttrValue::LargeCommunities(List::from_raw(Raw::new(whole, value))),
@@ -443,7 +443,7 @@ fn decode_common(
                 return false;
             }
             match crate::raw::window(whole, value) {
-                Some((len, buf)) => push_extended_communities(out, flags, len, buf),
+                Some(w) => push_extended_communities(out, flags, w),
                 None => out.push(PathAttribute {
                     flags,
                     value: AttrValue::ExtendedCommunities(List::from_raw(Raw::new(whole, value))),
@@ -475,12 +475,15 @@ fn push_aggregator(out: &mut Vec<PathAttribute>, flags: AttrFlags, asn: u32, add
 fn push_large_communities(
     out: &mut Vec<PathAttribute>,
     flags: AttrFlags,
-    len: u8,
-    buf: &[u8; INLINE_LIST],
+    w: Window<'_, INLINE_LIST>,
 ) {
     out.push(PathAttribute {
         flags,
-        value: AttrValue::LargeCommunities(List::from_raw(Raw::Inline { len, buf: *buf })),
+        value: AttrValue::LargeCommunities(List::from_raw(Raw::Inline {
+            off: w.off,
+            len: w.len,
+            buf: *w.buf,
+        })),
     });
 }
 
@@ -488,12 +491,15 @@ fn push_large_communities(
 fn push_extended_communities(
     out: &mut Vec<PathAttribute>,
     flags: AttrFlags,
-    len: u8,
-    buf: &[u8; INLINE_LIST],
+    w: Window<'_, INLINE_LIST>,
 ) {
     out.push(PathAttribute {
         flags,
-        value: AttrValue::ExtendedCommunities(List::from_raw(Raw::Inline { len, buf: *buf })),
+        value: AttrValue::ExtendedCommunities(List::from_raw(Raw::Inline {
+            off: w.off,
+            len: w.len,
+            buf: *w.buf,
+        })),
     });
 }
 
@@ -533,26 +539,24 @@ fn push_local_pref(out: &mut Vec<PathAttribute>, flags: AttrFlags, v: u32) {
 fn push_as_path(
     out: &mut Vec<PathAttribute>,
     flags: AttrFlags,
-    len: u8,
-    buf: &[u8; AS_PATH_INLINE],
+    w: Window<'_, AS_PATH_INLINE>,
     four_octet: bool,
 ) {
     out.push(PathAttribute {
         flags,
-        value: AttrValue::AsPath(AsPath::inline(len, buf, four_octet)),
+        value: AttrValue::AsPath(AsPath::inline(w, four_octet)),
     });
 }
 
 #[inline(never)]
-fn push_communities(
-    out: &mut Vec<PathAttribute>,
-    flags: AttrFlags,
-    len: u8,
-    buf: &[u8; INLINE_LIST],
-) {
+fn push_communities(out: &mut Vec<PathAttribute>, flags: AttrFlags, w: Window<'_, INLINE_LIST>) {
     out.push(PathAttribute {
         flags,
-        value: AttrValue::Communities(List::from_raw(Raw::Inline { len, buf: *buf })),
+        value: AttrValue::Communities(List::from_raw(Raw::Inline {
+            off: w.off,
+            len: w.len,
+            buf: *w.buf,
+        })),
     });
 }
 
