@@ -2,7 +2,7 @@
 //! `bgp-proto` with other Rust BGP codecs, printed as markdown tables.
 //!
 //! ```text
-//! cargo run --release -p benches --bin codec-bench -- [--quick] [--wall] [--mrt-dir DIR] [--messages N]
+//! cargo run --release -p benches --bin codec-bench -- [--quick] [--wall] [--mrt-dir DIR] [--messages N] [--only ipv4|ipv6|mrt]
 //! ```
 //!
 //! For every corpus (synthetic IPv4, synthetic IPv6 MP_REACH_NLRI, real

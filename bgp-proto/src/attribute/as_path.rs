@@ -1,9 +1,9 @@
 //! AS_PATH (RFC 4271 §4.3, §5.1.2) and AS4_PATH (RFC 6793 §3).
 //!
-//! The path is stored in its 4-octet wire form. Decoding a 4-octet path
-//! shares the received bytes; a 2-octet path is widened once. Encoding toward
-//! a peer without 4-octet AS support narrows every AS above 65535 to AS_TRANS
-//! (RFC 6793 §4.2.2).
+//! The path is stored in the wire form it arrived in (2- or 4-octet AS
+//! numbers): inline when short, else as a shared slice of the received
+//! message. Encoding toward a peer without 4-octet AS support narrows every
+//! AS above 65535 to AS_TRANS (RFC 6793 §4.2.2).
 
 use std::fmt;
 
@@ -48,7 +48,8 @@ impl SegmentType {
 }
 
 /// An AS path: segments of AS numbers, kept in the wire form it arrived in
-/// (2- or 4-octet AS numbers), so decoding never copies it. Equality,
+/// (2- or 4-octet AS numbers), so decoding never widens it; up to 36 octets
+/// are copied inline, longer paths share the received message. Equality,
 /// ordering and hashing are over the AS numbers, whatever the width.
 #[derive(Clone, Default)]
 pub struct AsPath {
