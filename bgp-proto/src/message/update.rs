@@ -455,20 +455,43 @@ fn decode_common(
     true
 }
 
+/// Pushes with the capacity checked first, so that the value is written
+/// straight into the vector instead of being built on the stack and copied.
+#[inline(always)]
+fn push_in_place(out: &mut Vec<PathAttribute>, a: PathAttribute) {
+    if out.len() < out.capacity() {
+        out.push(a);
+    } else {
+        grow_and_push(out, a);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn grow_and_push(out: &mut Vec<PathAttribute>, a: PathAttribute) {
+    out.push(a);
+}
+
 #[inline(never)]
 fn push_atomic(out: &mut Vec<PathAttribute>, flags: AttrFlags) {
-    out.push(PathAttribute {
-        flags,
-        value: AttrValue::AtomicAggregate,
-    });
+    push_in_place(
+        out,
+        PathAttribute {
+            flags,
+            value: AttrValue::AtomicAggregate,
+        },
+    );
 }
 
 #[inline(never)]
 fn push_aggregator(out: &mut Vec<PathAttribute>, flags: AttrFlags, asn: u32, address: Ipv4Addr) {
-    out.push(PathAttribute {
-        flags,
-        value: AttrValue::Aggregator(Aggregator { asn, address }),
-    });
+    push_in_place(
+        out,
+        PathAttribute {
+            flags,
+            value: AttrValue::Aggregator(Aggregator { asn, address }),
+        },
+    );
 }
 
 #[inline(never)]
@@ -477,14 +500,17 @@ fn push_large_communities(
     flags: AttrFlags,
     w: Window<'_, INLINE_LIST>,
 ) {
-    out.push(PathAttribute {
-        flags,
-        value: AttrValue::LargeCommunities(List::from_raw(Raw::Inline {
-            off: w.off,
-            len: w.len,
-            buf: *w.buf,
-        })),
-    });
+    push_in_place(
+        out,
+        PathAttribute {
+            flags,
+            value: AttrValue::LargeCommunities(List::from_raw(Raw::Inline {
+                off: w.off,
+                len: w.len,
+                buf: *w.buf,
+            })),
+        },
+    );
 }
 
 #[inline(never)]
@@ -493,46 +519,61 @@ fn push_extended_communities(
     flags: AttrFlags,
     w: Window<'_, INLINE_LIST>,
 ) {
-    out.push(PathAttribute {
-        flags,
-        value: AttrValue::ExtendedCommunities(List::from_raw(Raw::Inline {
-            off: w.off,
-            len: w.len,
-            buf: *w.buf,
-        })),
-    });
+    push_in_place(
+        out,
+        PathAttribute {
+            flags,
+            value: AttrValue::ExtendedCommunities(List::from_raw(Raw::Inline {
+                off: w.off,
+                len: w.len,
+                buf: *w.buf,
+            })),
+        },
+    );
 }
 
 #[inline(never)]
 fn push_origin(out: &mut Vec<PathAttribute>, flags: AttrFlags, o: Origin) {
-    out.push(PathAttribute {
-        flags,
-        value: AttrValue::Origin(o),
-    });
+    push_in_place(
+        out,
+        PathAttribute {
+            flags,
+            value: AttrValue::Origin(o),
+        },
+    );
 }
 
 #[inline(never)]
 fn push_next_hop(out: &mut Vec<PathAttribute>, flags: AttrFlags, a: Ipv4Addr) {
-    out.push(PathAttribute {
-        flags,
-        value: AttrValue::NextHop(a),
-    });
+    push_in_place(
+        out,
+        PathAttribute {
+            flags,
+            value: AttrValue::NextHop(a),
+        },
+    );
 }
 
 #[inline(never)]
 fn push_med(out: &mut Vec<PathAttribute>, flags: AttrFlags, v: u32) {
-    out.push(PathAttribute {
-        flags,
-        value: AttrValue::MultiExitDisc(v),
-    });
+    push_in_place(
+        out,
+        PathAttribute {
+            flags,
+            value: AttrValue::MultiExitDisc(v),
+        },
+    );
 }
 
 #[inline(never)]
 fn push_local_pref(out: &mut Vec<PathAttribute>, flags: AttrFlags, v: u32) {
-    out.push(PathAttribute {
-        flags,
-        value: AttrValue::LocalPref(v),
-    });
+    push_in_place(
+        out,
+        PathAttribute {
+            flags,
+            value: AttrValue::LocalPref(v),
+        },
+    );
 }
 
 #[inline(never)]
@@ -542,22 +583,28 @@ fn push_as_path(
     w: Window<'_, AS_PATH_INLINE>,
     four_octet: bool,
 ) {
-    out.push(PathAttribute {
-        flags,
-        value: AttrValue::AsPath(AsPath::inline(w, four_octet)),
-    });
+    push_in_place(
+        out,
+        PathAttribute {
+            flags,
+            value: AttrValue::AsPath(AsPath::inline(w, four_octet)),
+        },
+    );
 }
 
 #[inline(never)]
 fn push_communities(out: &mut Vec<PathAttribute>, flags: AttrFlags, w: Window<'_, INLINE_LIST>) {
-    out.push(PathAttribute {
-        flags,
-        value: AttrValue::Communities(List::from_raw(Raw::Inline {
-            off: w.off,
-            len: w.len,
-            buf: *w.buf,
-        })),
-    });
+    push_in_place(
+        out,
+        PathAttribute {
+            flags,
+            value: AttrValue::Communities(List::from_raw(Raw::Inline {
+                off: w.off,
+                len: w.len,
+                buf: *w.buf,
+            })),
+        },
+    );
 }
 
 /// A capacity guess for the attribute vector: typical UPDATEs carry 3–8.
