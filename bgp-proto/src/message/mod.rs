@@ -173,6 +173,25 @@ impl Message {
                 return Self::Notification(cut).encode(ctx, dst);
             }
         }
+        if let Self::Update(u) = self {
+            // Written first and measured after, with the length patched in:
+            // sizing an UPDATE up front costs as much as writing it.
+            let start = dst.len();
+            dst.put_slice(&MARKER);
+            dst.put_u16(0);
+            dst.put_u8(MessageType::UPDATE.0);
+            u.encode_body(ctx, dst);
+            let len = dst.len() - start;
+            if len > max {
+                dst.truncate(start);
+                return Err(EncodeError::TooLong { len, max });
+            }
+            let length = u16::try_from(len).unwrap_or(u16::MAX);
+            if let Some(field) = dst.get_mut(start + 16..start + 18) {
+                field.copy_from_slice(&length.to_be_bytes());
+            }
+            return Ok(());
+        }
         let len = self.encoded_len(ctx);
         if len > max {
             return Err(EncodeError::TooLong { len, max });

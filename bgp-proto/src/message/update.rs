@@ -237,9 +237,16 @@ impl Update {
         let v4 = ctx.add_path(Family::IPV4_UNICAST);
         dst.put_u16(u16::try_from(self.withdrawn.wire_len(v4)).unwrap_or(u16::MAX));
         self.withdrawn.encode(v4, dst);
-        dst.put_u16(u16::try_from(self.attributes_len(ctx)).unwrap_or(u16::MAX));
+        // The attribute field's length is patched in once it is written:
+        // computing it first would size every attribute twice.
+        let at = dst.len();
+        dst.put_u16(0);
         for a in &self.attributes {
             a.encode(ctx, dst);
+        }
+        let alen = u16::try_from(dst.len() - at - 2).unwrap_or(u16::MAX);
+        if let Some(field) = dst.get_mut(at..at + 2) {
+            field.copy_from_slice(&alen.to_be_bytes());
         }
         self.nlri.encode(v4, dst);
     }
