@@ -55,6 +55,7 @@ pub mod header;
 pub mod iana;
 mod message;
 mod nlri;
+mod raw;
 mod update_builder;
 mod view;
 mod wire;

@@ -203,7 +203,7 @@ pub struct NlriList(Repr);
 enum Repr {
     Built(Vec<Nlri>),
     Wire {
-        raw: bytes::Bytes,
+        raw: crate::raw::Raw<{ crate::raw::INLINE }>,
         v6: bool,
         add_path: bool,
         len: usize,
@@ -229,11 +229,39 @@ impl NlriList {
         let bits = max_bits(afi).ok_or(BadNlri { at: 0 })?;
         let len = count(field, bits, add_path)?;
         Ok(Self(Repr::Wire {
-            raw: crate::wire::share(whole, field),
+            raw: crate::raw::Raw::new(whole, field),
             v6: afi == Afi::IPV6,
             add_path,
             len,
         }))
+    }
+
+    /// [`NlriList::decode`] into `self` (which must be empty), in place.
+    #[inline]
+    pub(crate) fn decode_into(
+        &mut self,
+        field: &[u8],
+        whole: &bytes::Bytes,
+        afi: Afi,
+        add_path: bool,
+    ) -> Result<(), BadNlri> {
+        if field.is_empty() {
+            return Ok(());
+        }
+        let bits = max_bits(afi).ok_or(BadNlri { at: 0 })?;
+        let len = count(field, bits, add_path)?;
+        let v6 = afi == Afi::IPV6;
+        // Each representation set by its own statement, so that the value
+        // is written in place rather than through a temporary.
+        match crate::raw::window(whole, field) {
+            Some(w) => set_inline(self, w, v6, add_path, len),
+            // Messages shorter than the window.
+            None if field.len() <= crate::raw::INLINE => {
+                set_copy(self, field, v6, add_path, len);
+            }
+            None => set_shared(self, crate::wire::share(whole, field), v6, add_path, len),
+        }
+        Ok(())
     }
 
     /// The entries, in order.
@@ -243,7 +271,7 @@ impl NlriList {
             Repr::Wire {
                 raw, v6, add_path, ..
             } => NlriListIter::Wire(NlriIter {
-                field: raw,
+                field: raw.as_slice(),
                 v6: *v6,
                 add_path: *add_path,
             }),
@@ -291,6 +319,55 @@ impl NlriList {
             }
         }
     }
+}
+
+#[inline(never)]
+fn set_inline(
+    list: &mut NlriList,
+    w: crate::raw::Window<'_, { crate::raw::INLINE }>,
+    v6: bool,
+    add_path: bool,
+    len: usize,
+) {
+    list.0 = Repr::Wire {
+        raw: crate::raw::Raw::Inline {
+            off: w.off,
+            len: w.len,
+            buf: *w.buf,
+        },
+        v6,
+        add_path,
+        len,
+    };
+}
+
+#[inline(never)]
+fn set_copy(list: &mut NlriList, field: &[u8], v6: bool, add_path: bool, len: usize) {
+    let mut buf = [0u8; crate::raw::INLINE];
+    let n = field.len().min(crate::raw::INLINE);
+    if let (Some(d), Some(s)) = (buf.get_mut(..n), field.get(..n)) {
+        d.copy_from_slice(s);
+    }
+    list.0 = Repr::Wire {
+        raw: crate::raw::Raw::Inline {
+            off: 0,
+            len: u8::try_from(n).unwrap_or(0),
+            buf,
+        },
+        v6,
+        add_path,
+        len,
+    };
+}
+
+#[inline(never)]
+fn set_shared(list: &mut NlriList, raw: bytes::Bytes, v6: bool, add_path: bool, len: usize) {
+    list.0 = Repr::Wire {
+        raw: crate::raw::Raw::Shared(raw),
+        v6,
+        add_path,
+        len,
+    };
 }
 
 impl Default for NlriList {

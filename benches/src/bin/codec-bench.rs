@@ -2,7 +2,7 @@
 //! `bgp-proto` with other Rust BGP codecs, printed as markdown tables.
 //!
 //! ```text
-//! cargo run --release -p benches --bin codec-bench -- [--quick] [--wall] [--mrt-dir DIR] [--messages N]
+//! cargo run --release -p benches --bin codec-bench -- [--quick] [--wall] [--mrt-dir DIR] [--messages N] [--only ipv4|ipv6|mrt]
 //! ```
 //!
 //! For every corpus (synthetic IPv4, synthetic IPv6 MP_REACH_NLRI, real
@@ -1079,6 +1079,7 @@ fn profile(corpora: &[Corpus], which: &str, secs: f64, op: &str) {
         .collect();
     let mut out = BytesMut::with_capacity(65_536);
     let t = Instant::now();
+    let cpu0 = now(clock(), t);
     let mut passes = 0u64;
     while t.elapsed().as_secs_f64() < secs {
         match op {
@@ -1125,9 +1126,13 @@ fn profile(corpora: &[Corpus], which: &str, secs: f64, op: &str) {
         size_of::<bgp_proto::Decoded>(),
     );
     println!(
-        "{} / {op}: {passes} passes, {} msgs/s",
+        "{} / {op}: {passes} passes, {} msgs/s ({} clock)",
         c.name,
-        fmt_int(n / t.elapsed().as_secs_f64())
+        fmt_int(n / (now(clock(), t) - cpu0)),
+        match clock() {
+            Clock::ThreadCpu => "thread CPU-time",
+            Clock::Wall => "wall",
+        }
     );
 }
 
@@ -1136,12 +1141,14 @@ fn main() {
     let mut profile_of: Option<(String, f64, String)> = None;
     let mut mrt_dir: Option<PathBuf> = None;
     let mut count = 100_000usize;
+    let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--quick" => quick = true,
             "--wall" => CLOCK_WALL.store(true, Ordering::Relaxed),
             "--mrt-dir" => mrt_dir = args.next().map(PathBuf::from),
+            "--only" => only = args.next().map(|s| s.to_lowercase()),
             "--messages" => {
                 count = args
                     .next()
@@ -1156,7 +1163,7 @@ fn main() {
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: codec-bench [--quick] [--wall] [--mrt-dir DIR] [--messages N] [--profile ipv4|ipv6|mrt SECONDS [decode|view|encode]]"
+                    "usage: codec-bench [--quick] [--wall] [--mrt-dir DIR] [--messages N] [--only ipv4|ipv6|mrt] [--profile ipv4|ipv6|mrt SECONDS [decode|view|encode]]"
                 );
                 return;
             }
@@ -1211,6 +1218,10 @@ fn main() {
             mrt_dir.display()
         ),
     };
+
+    if let Some(o) = &only {
+        corpora.retain(|c| c.name.to_lowercase().contains(o.as_str()));
+    }
 
     if let Some((which, secs, op)) = profile_of {
         profile(&corpora, &which, secs, &op);

@@ -2,13 +2,16 @@
 //!
 //! COMMUNITIES, LARGE_COMMUNITY, EXTENDED COMMUNITIES, IPv6 extended
 //! communities and CLUSTER_LIST are lists of fixed-size items. A decoded list
-//! keeps a shared slice of the received message instead of a vector, so
-//! decoding it costs no allocation; items are read on iteration.
+//! keeps its octets (inline when short, else a shared slice of the received
+//! message) instead of a vector, so decoding it costs no allocation; items
+//! are read on iteration.
 
 use std::fmt;
 use std::marker::PhantomData;
 
 use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::raw::{INLINE_LIST, Raw};
 
 /// An item of fixed wire size.
 pub trait ListItem: Sized {
@@ -22,7 +25,7 @@ pub trait ListItem: Sized {
 
 /// A list of `T` stored in wire form. Equality and hashing are over the octets.
 pub struct List<T> {
-    raw: Bytes,
+    raw: Raw<INLINE_LIST>,
     _item: PhantomData<fn() -> T>,
 }
 
@@ -30,15 +33,34 @@ impl<T: ListItem> List<T> {
     /// An empty list.
     pub fn new() -> Self {
         Self {
-            raw: Bytes::new(),
+            raw: Raw::EMPTY,
             _item: PhantomData,
         }
     }
 
     /// Wraps wire octets; `None` if their length is not a whole number of items.
     pub fn from_wire(raw: Bytes) -> Option<Self> {
-        (raw.len() % T::WIRE_LEN == 0).then_some(Self {
+        (raw.len() % T::WIRE_LEN == 0).then(|| Self {
+            raw: Raw::from_bytes(raw),
+            _item: PhantomData,
+        })
+    }
+
+    /// A list of the given octets (the caller checked their length).
+    #[inline(always)]
+    pub(crate) fn from_raw(raw: Raw<INLINE_LIST>) -> Self {
+        Self {
             raw,
+            _item: PhantomData,
+        }
+    }
+
+    /// A non-empty list from `value`, a slice of `whole` (copied when short,
+    /// else shared); `None` if empty or not a whole number of items.
+    #[inline]
+    pub(crate) fn decode(value: &[u8], whole: &Bytes) -> Option<Self> {
+        (!value.is_empty() && value.len() % T::WIRE_LEN == 0).then(|| Self {
+            raw: Raw::new(whole, value),
             _item: PhantomData,
         })
     }
@@ -62,7 +84,7 @@ impl<T: ListItem> List<T> {
     }
 
     /// The wire octets.
-    pub fn as_bytes(&self) -> &Bytes {
+    pub fn as_bytes(&self) -> &[u8] {
         &self.raw
     }
 
@@ -129,7 +151,7 @@ impl<T: ListItem> FromIterator<T> for List<T> {
             item.write(&mut b);
         }
         Self {
-            raw: b.freeze(),
+            raw: Raw::from_bytes(b.freeze()),
             _item: PhantomData,
         }
     }

@@ -5,7 +5,7 @@
 //! their flags, the Partial bit included, so that nothing is lost.
 
 mod aggregator;
-mod as_path;
+pub(crate) mod as_path;
 mod community;
 mod extended_community;
 mod large_community;
@@ -448,7 +448,7 @@ pub(crate) fn decode_value(
         ),
         // RFC 7606 §7.8: length 0 or not a multiple of 4: treat-as-withdraw.
         AttrType::COMMUNITIES => AttrValue::Communities(
-            non_empty_list(shared()).ok_or_else(|| optional_err(TreatAsWithdraw))?,
+            List::decode(value, whole).ok_or_else(|| optional_err(TreatAsWithdraw))?,
         ),
         // RFC 7606 §7.9: length other than 4: treat-as-withdraw.
         AttrType::ORIGINATOR_ID => AttrValue::OriginatorId(Ipv4Addr::from(
@@ -456,19 +456,19 @@ pub(crate) fn decode_value(
         )),
         // RFC 7606 §7.10: length 0 or not a multiple of 4: treat-as-withdraw.
         AttrType::CLUSTER_LIST => AttrValue::ClusterList(
-            non_empty_list(shared()).ok_or_else(|| length_err(TreatAsWithdraw))?,
+            List::decode(value, whole).ok_or_else(|| length_err(TreatAsWithdraw))?,
         ),
         // RFC 7606 §7.14: not a non-zero multiple of 8: treat-as-withdraw.
         AttrType::EXTENDED_COMMUNITIES => AttrValue::ExtendedCommunities(
-            non_empty_list(shared()).ok_or_else(|| optional_err(TreatAsWithdraw))?,
+            List::decode(value, whole).ok_or_else(|| optional_err(TreatAsWithdraw))?,
         ),
         // RFC 7606 §7.15: not a non-zero multiple of 20: treat-as-withdraw.
         AttrType::IPV6_EXTENDED_COMMUNITIES => AttrValue::Ipv6ExtendedCommunities(
-            non_empty_list(shared()).ok_or_else(|| optional_err(TreatAsWithdraw))?,
+            List::decode(value, whole).ok_or_else(|| optional_err(TreatAsWithdraw))?,
         ),
         // RFC 8092 §6: length 0 or not a multiple of 12: treat-as-withdraw.
         AttrType::LARGE_COMMUNITY => AttrValue::LargeCommunities(
-            non_empty_list(shared()).ok_or_else(|| optional_err(TreatAsWithdraw))?,
+            List::decode(value, whole).ok_or_else(|| optional_err(TreatAsWithdraw))?,
         ),
         // RFC 9234 §5: length other than 4: treat-as-withdraw.
         AttrType::ONLY_TO_CUSTOMER => {
@@ -489,13 +489,6 @@ pub(crate) fn decode_value(
             value: shared(),
         }),
     })
-}
-
-fn non_empty_list<T: ListItem>(raw: Bytes) -> Option<List<T>> {
-    if raw.is_empty() {
-        return None;
-    }
-    List::from_wire(raw)
 }
 
 /// RFC 7606 §5.3, §7.11 and §7.12: a malformed MP_REACH_NLRI or

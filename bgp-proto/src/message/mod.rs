@@ -90,7 +90,7 @@ impl Message {
         }
         let ty = msg.get(18).copied().unwrap_or(0);
         let body = msg.get(HEADER_LEN..).unwrap_or_default();
-        let mut errors = Vec::new();
+        let errors = Vec::new();
         let message = match MessageType(ty) {
             MessageType::OPEN => {
                 // RFC 4271 §6.1: OPEN is at least 29 octets; RFC 8654 §4: at most 4096.
@@ -103,7 +103,7 @@ impl Message {
                 if len < 23 {
                     return Err(bad_len());
                 }
-                Self::Update(Update::decode(msg, ctx, &mut errors)?)
+                return decode_update(msg, ctx);
             }
             MessageType::NOTIFICATION => {
                 Self::Notification(Notification::decode(body, msg).ok_or_else(bad_len)?)
@@ -173,6 +173,25 @@ impl Message {
                 return Self::Notification(cut).encode(ctx, dst);
             }
         }
+        if let Self::Update(u) = self {
+            // Written first and measured after, with the length patched in:
+            // sizing an UPDATE up front costs as much as writing it.
+            let start = dst.len();
+            dst.put_slice(&MARKER);
+            dst.put_u16(0);
+            dst.put_u8(MessageType::UPDATE.0);
+            u.encode_body(ctx, dst);
+            let len = dst.len() - start;
+            if len > max {
+                dst.truncate(start);
+                return Err(EncodeError::TooLong { len, max });
+            }
+            let length = u16::try_from(len).unwrap_or(u16::MAX);
+            if let Some(field) = dst.get_mut(start + 16..start + 18) {
+                field.copy_from_slice(&length.to_be_bytes());
+            }
+            return Ok(());
+        }
         let len = self.encoded_len(ctx);
         if len > max {
             return Err(EncodeError::TooLong { len, max });
@@ -197,6 +216,26 @@ impl Message {
         self.encode(ctx, &mut b)?;
         Ok(b.freeze())
     }
+}
+
+/// Decodes an UPDATE in place, in the value that is returned: moving a
+/// finished UPDATE through return values cost more than decoding some of
+/// its parts.
+fn decode_update(msg: &Bytes, ctx: &Context) -> Result<Decoded, DecodeError> {
+    let mut result = Ok(Decoded {
+        message: Message::Update(Update::default()),
+        errors: Vec::new(),
+    });
+    if let Ok(Decoded {
+        message: Message::Update(u),
+        errors,
+    }) = &mut result
+    {
+        if let Err(e) = u.decode_into(msg, ctx, errors) {
+            result = Err(e);
+        }
+    }
+    result
 }
 
 impl From<Open> for Message {

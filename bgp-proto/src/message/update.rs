@@ -4,14 +4,16 @@ use std::net::Ipv4Addr;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::attribute::as_path::AS_PATH_INLINE;
 use crate::attribute::{
-    AS_TRANS, AsPath, AttrFlags, AttrValue, MpReach, MpUnreach, Origin, PathAttribute, SegmentType,
-    decode_value,
+    AS_TRANS, Aggregator, AsPath, AttrFlags, AttrValue, List, MpReach, MpUnreach, Origin,
+    PathAttribute, SegmentType, decode_value,
 };
 use crate::context::{Context, Family};
 use crate::error::{AttrAction, AttrError, DecodeError, ErrorKind};
 use crate::iana::{Afi, AttrType};
 use crate::nlri::NlriList;
+use crate::raw::{INLINE_LIST, Raw, Window};
 use crate::wire;
 
 /// An UPDATE message, as on the wire.
@@ -138,13 +140,16 @@ impl Update {
         Some(merge_as4_path(path, as4))
     }
 
-    /// Decodes the body of `whole` (a complete UPDATE message). Soft errors
-    /// are appended to `errors`; a session-reset error is returned as `Err`.
-    pub(crate) fn decode(
+    /// Decodes the body of `whole` (a complete UPDATE message) into `self`,
+    /// which must be empty (`Update::default()`): filling the fields in
+    /// place spares the moves of a returned value. Soft errors are appended
+    /// to `errors`; a session-reset error is returned as `Err`.
+    pub(crate) fn decode_into(
+        &mut self,
         whole: &Bytes,
         ctx: &Context,
         errors: &mut Vec<AttrError>,
-    ) -> Result<Self, DecodeError> {
+    ) -> Result<(), DecodeError> {
         let body = whole.get(19..).unwrap_or_default();
         let at = |p: &[u8]| wire::offset(whole, p);
         // RFC 4271 §6.3: lengths that overrun the message: Malformed Attribute List.
@@ -157,29 +162,34 @@ impl Update {
         // RFC 7606 §5.3: a syntactically incorrect NLRI or withdrawn field
         // cannot be located route by route, so the session is reset.
         let v4 = ctx.add_path(Family::IPV4_UNICAST);
-        let withdrawn = NlriList::decode(wfield, whole, Afi::IPV4, v4)
+        self.withdrawn
+            .decode_into(wfield, whole, Afi::IPV4, v4)
             .map_err(|e| DecodeError::new(ErrorKind::InvalidNetworkField, at(wfield) + e.at))?;
-        let nlri = NlriList::decode(nlri_field, whole, Afi::IPV4, v4)
+        self.nlri
+            .decode_into(nlri_field, whole, Afi::IPV4, v4)
             .map_err(|e| DecodeError::new(ErrorKind::InvalidNetworkField, at(nlri_field) + e.at))?;
 
-        let (attributes, present) = decode_attributes(whole, afield, ctx, errors)?;
-        let update = Self {
-            withdrawn,
-            attributes,
-            nlri,
-        };
+        let mut present = Present::default();
+        decode_attributes(
+            &mut self.attributes,
+            &mut present,
+            whole,
+            afield,
+            ctx,
+            errors,
+        )?;
         // The presence bitmap saves rescanning the attributes per check.
-        let reachable = !update.nlri.is_empty()
-            || (present.has(AttrType::MP_REACH_NLRI) && update.has_reachable());
+        let reachable =
+            !self.nlri.is_empty() || (present.has(AttrType::MP_REACH_NLRI) && self.has_reachable());
         if reachable {
-            update.check_mandatory(present, at(afield), errors);
+            self.check_mandatory(present, at(afield), errors);
         }
         // RFC 7606 §5.2: an UPDATE with path attributes (other than
         // MP_UNREACH_NLRI) but no reachable NLRI cannot be handled by
         // treat-as-withdraw: any error stronger than attribute discard resets
         // the session.
         if !reachable && !afield.is_empty() {
-            let only_unreach = update
+            let only_unreach = self
                 .attributes
                 .iter()
                 .all(|a| a.code() == AttrType::MP_UNREACH_NLRI)
@@ -193,7 +203,7 @@ impl Update {
                 }
             }
         }
-        Ok(update)
+        Ok(())
     }
 
     /// RFC 7606 §3 d: a missing well-known mandatory attribute makes the UPDATE
@@ -227,9 +237,16 @@ impl Update {
         let v4 = ctx.add_path(Family::IPV4_UNICAST);
         dst.put_u16(u16::try_from(self.withdrawn.wire_len(v4)).unwrap_or(u16::MAX));
         self.withdrawn.encode(v4, dst);
-        dst.put_u16(u16::try_from(self.attributes_len(ctx)).unwrap_or(u16::MAX));
+        // The attribute field's length is patched in once it is written:
+        // computing it first would size every attribute twice.
+        let at = dst.len();
+        dst.put_u16(0);
         for a in &self.attributes {
             a.encode(ctx, dst);
+        }
+        let alen = u16::try_from(dst.len() - at - 2).unwrap_or(u16::MAX);
+        if let Some(field) = dst.get_mut(at..at + 2) {
+            field.copy_from_slice(&alen.to_be_bytes());
         }
         self.nlri.encode(v4, dst);
     }
@@ -260,13 +277,17 @@ impl Present {
 }
 
 fn decode_attributes(
+    out: &mut Vec<PathAttribute>,
+    present: &mut Present,
     whole: &Bytes,
     field: &[u8],
     ctx: &Context,
     errors: &mut Vec<AttrError>,
-) -> Result<(Vec<PathAttribute>, Present), DecodeError> {
-    let mut out = Vec::with_capacity(estimate_attrs(field));
-    let mut present = Present::default();
+) -> Result<(), DecodeError> {
+    if field.is_empty() {
+        return Ok(());
+    }
+    out.reserve_exact(estimate_attrs(field));
     let mut seen = [0u64; 4];
     let mut rest = field;
     while !rest.is_empty() {
@@ -311,6 +332,10 @@ fn decode_attributes(
             continue;
         }
         let flags = AttrFlags(flags);
+        if decode_common(flags, code, value, whole, ctx, out) {
+            present.insert(code);
+            continue;
+        }
         match decode_value(flags, code, attr_bytes, value, whole, ctx) {
             Ok(value) => {
                 present.insert(code);
@@ -328,7 +353,265 @@ fn decode_attributes(
             }),
         }
     }
-    Ok((out, present))
+    Ok(())
+}
+
+/// The fast path for the attributes nearly every UPDATE carries: when the
+/// attribute has its type's Optional and Transitive bits and a valid value,
+/// pushes it and returns `true`. Anything else (other types, any error)
+/// returns `false` and goes through [`decode_value`], which handles every
+/// case, so the outcome is the same either way.
+#[inline(always)]
+fn decode_common(
+    flags: AttrFlags,
+    code: AttrType,
+    value: &[u8],
+    whole: &Bytes,
+    ctx: &Context,
+    out: &mut Vec<PathAttribute>,
+) -> bool {
+    const MASK: u8 = AttrFlags::OPTIONAL | AttrFlags::TRANSITIVE;
+    const WELL_KNOWN: u8 = AttrFlags::TRANSITIVE;
+    const OPT_NON_TRANS: u8 = AttrFlags::OPTIONAL;
+    const OPT_TRANS: u8 = AttrFlags::OPTIONAL | AttrFlags::TRANSITIVE;
+    let class = flags.0 & MASK;
+    let u32_of = |v: &[u8]| <[u8; 4]>::try_from(v).ok().map(u32::from_be_bytes);
+    // Every kind of value is pushed by its own small function taking plain
+    // values: when the arms shared one push, each value took a detour
+    // through a stack temporary (stores and loads of different widths,
+    // which the CPU cannot forward).
+    match (code, class) {
+        (AttrType::ORIGIN, WELL_KNOWN) => match value {
+            [v] => match Origin::from_wire(*v) {
+                Some(o) => push_origin(out, flags, o),
+                None => return false,
+            },
+            _ => return false,
+        },
+        (AttrType::AS_PATH, WELL_KNOWN) => {
+            if !AsPath::valid(value, ctx.four_octet_as) {
+                return false;
+            }
+            match crate::raw::window(whole, value) {
+                Some(w) => push_as_path(out, flags, w, ctx.four_octet_as),
+                None => out.push(PathAttribute {
+                    flags,
+                    value: AttrValue::AsPath(AsPath::new_in(whole, value, ctx.four_octet_as)),
+                }),
+            }
+        }
+        (AttrType::NEXT_HOP, WELL_KNOWN) => match u32_of(value).map(Ipv4Addr::from) {
+            Some(a) if !(a.is_unspecified() || a.is_multicast() || a.is_broadcast()) => {
+                push_next_hop(out, flags, a)
+            }
+            _ => return false,
+        },
+        (AttrType::MULTI_EXIT_DISC, OPT_NON_TRANS) => match u32_of(value) {
+            Some(v) => push_med(out, flags, v),
+            None => return false,
+        },
+        (AttrType::LOCAL_PREF, WELL_KNOWN) => match u32_of(value) {
+            Some(v) => push_local_pref(out, flags, v),
+            None => return false,
+        },
+        (AttrType::COMMUNITIES, OPT_TRANS) => {
+            if value.is_empty() || value.len() % 4 != 0 {
+                return false;
+            }
+            match crate::raw::window(whole, value) {
+                Some(w) => push_communities(out, flags, w),
+                None => out.push(PathAttribute {
+                    flags,
+                    value: AttrValue::Communities(List::from_raw(Raw::new(whole, value))),
+                }),
+            }
+        }
+        (AttrType::ATOMIC_AGGREGATE, WELL_KNOWN) if value.is_empty() => push_atomic(out, flags),
+        (AttrType::AGGREGATOR, OPT_TRANS) => {
+            match Aggregator::decode(value, ctx.four_octet_as).filter(|a| a.asn != 0) {
+                Some(a) => push_aggregator(out, flags, a.asn, a.address),
+                None => return false,
+            }
+        }
+        (AttrType::LARGE_COMMUNITY, OPT_TRANS) => {
+            if value.is_empty() || value.len() % 12 != 0 {
+                return false;
+            }
+            match crate::raw::window(whole, value) {
+                Some(w) => push_large_communities(out, flags, w),
+                None => out.push(PathAttribute {
+                    flags,
+                    value: AttrValue::LargeCommunities(List::from_raw(Raw::new(whole, value))),
+                }),
+            }
+        }
+        (AttrType::EXTENDED_COMMUNITIES, OPT_TRANS) => {
+            if value.is_empty() || value.len() % 8 != 0 {
+                return false;
+            }
+            match crate::raw::window(whole, value) {
+                Some(w) => push_extended_communities(out, flags, w),
+                None => out.push(PathAttribute {
+                    flags,
+                    value: AttrValue::ExtendedCommunities(List::from_raw(Raw::new(whole, value))),
+                }),
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Pushes with the capacity checked first, so that the value is written
+/// straight into the vector instead of being built on the stack and copied.
+#[inline(always)]
+fn push_in_place(out: &mut Vec<PathAttribute>, a: PathAttribute) {
+    if out.len() < out.capacity() {
+        out.push(a);
+    } else {
+        grow_and_push(out, a);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn grow_and_push(out: &mut Vec<PathAttribute>, a: PathAttribute) {
+    out.push(a);
+}
+
+#[inline(never)]
+fn push_atomic(out: &mut Vec<PathAttribute>, flags: AttrFlags) {
+    push_in_place(
+        out,
+        PathAttribute {
+            flags,
+            value: AttrValue::AtomicAggregate,
+        },
+    );
+}
+
+#[inline(never)]
+fn push_aggregator(out: &mut Vec<PathAttribute>, flags: AttrFlags, asn: u32, address: Ipv4Addr) {
+    push_in_place(
+        out,
+        PathAttribute {
+            flags,
+            value: AttrValue::Aggregator(Aggregator { asn, address }),
+        },
+    );
+}
+
+#[inline(never)]
+fn push_large_communities(
+    out: &mut Vec<PathAttribute>,
+    flags: AttrFlags,
+    w: Window<'_, INLINE_LIST>,
+) {
+    push_in_place(
+        out,
+        PathAttribute {
+            flags,
+            value: AttrValue::LargeCommunities(List::from_raw(Raw::Inline {
+                off: w.off,
+                len: w.len,
+                buf: *w.buf,
+            })),
+        },
+    );
+}
+
+#[inline(never)]
+fn push_extended_communities(
+    out: &mut Vec<PathAttribute>,
+    flags: AttrFlags,
+    w: Window<'_, INLINE_LIST>,
+) {
+    push_in_place(
+        out,
+        PathAttribute {
+            flags,
+            value: AttrValue::ExtendedCommunities(List::from_raw(Raw::Inline {
+                off: w.off,
+                len: w.len,
+                buf: *w.buf,
+            })),
+        },
+    );
+}
+
+#[inline(never)]
+fn push_origin(out: &mut Vec<PathAttribute>, flags: AttrFlags, o: Origin) {
+    push_in_place(
+        out,
+        PathAttribute {
+            flags,
+            value: AttrValue::Origin(o),
+        },
+    );
+}
+
+#[inline(never)]
+fn push_next_hop(out: &mut Vec<PathAttribute>, flags: AttrFlags, a: Ipv4Addr) {
+    push_in_place(
+        out,
+        PathAttribute {
+            flags,
+            value: AttrValue::NextHop(a),
+        },
+    );
+}
+
+#[inline(never)]
+fn push_med(out: &mut Vec<PathAttribute>, flags: AttrFlags, v: u32) {
+    push_in_place(
+        out,
+        PathAttribute {
+            flags,
+            value: AttrValue::MultiExitDisc(v),
+        },
+    );
+}
+
+#[inline(never)]
+fn push_local_pref(out: &mut Vec<PathAttribute>, flags: AttrFlags, v: u32) {
+    push_in_place(
+        out,
+        PathAttribute {
+            flags,
+            value: AttrValue::LocalPref(v),
+        },
+    );
+}
+
+#[inline(never)]
+fn push_as_path(
+    out: &mut Vec<PathAttribute>,
+    flags: AttrFlags,
+    w: Window<'_, AS_PATH_INLINE>,
+    four_octet: bool,
+) {
+    push_in_place(
+        out,
+        PathAttribute {
+            flags,
+            value: AttrValue::AsPath(AsPath::inline(w, four_octet)),
+        },
+    );
+}
+
+#[inline(never)]
+fn push_communities(out: &mut Vec<PathAttribute>, flags: AttrFlags, w: Window<'_, INLINE_LIST>) {
+    push_in_place(
+        out,
+        PathAttribute {
+            flags,
+            value: AttrValue::Communities(List::from_raw(Raw::Inline {
+                off: w.off,
+                len: w.len,
+                buf: *w.buf,
+            })),
+        },
+    );
 }
 
 /// A capacity guess for the attribute vector: typical UPDATEs carry 3–8.
@@ -397,5 +680,84 @@ mod tests {
         );
         let longer = AsPath::from_sequence([1, 2, 3, 4]);
         assert_eq!(merge_as4_path(&path, &longer), path);
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+
+    /// The fast path must agree with the general decoder on every input it
+    /// accepts: same value; and it must decline everything that fails.
+    #[test]
+    fn fast_path_agrees_with_decode_value() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let codes = [1u8, 2, 3, 4, 5, 6, 7, 8, 16, 32];
+        let mut accepted = [0u32; 33];
+        for _ in 0..200_000 {
+            let code = AttrType(codes[(next() % codes.len() as u64) as usize]);
+            let mut flags = AttrFlags((next() & 0xff) as u8);
+            if next() % 2 == 0 {
+                // Mostly the type's own Optional/Transitive bits.
+                let std = crate::attribute::expected_flags(code).unwrap_or_default();
+                flags = AttrFlags(std.0 | (flags.0 & 0x3f));
+            }
+            let len = (next() % 40) as usize;
+            let mut buf: Vec<u8> = (0..len + (next() % 30) as usize)
+                .map(|_| {
+                    // Mostly small octets so AS paths are often well formed.
+                    let r = next();
+                    if r % 3 == 0 {
+                        (r >> 8) as u8
+                    } else {
+                        (r % 5) as u8
+                    }
+                })
+                .collect();
+            if code == AttrType::AS_PATH && len >= 2 && next() % 2 == 0 {
+                // A well-formed single segment.
+                let w = if next() % 2 == 0 { 4 } else { 2 };
+                let n = (len - 2) / w;
+                if n > 0 {
+                    buf[0] = 2;
+                    buf[1] = n as u8;
+                    for b in &mut buf[2..2 + n * w] {
+                        *b |= 1;
+                    }
+                }
+            }
+            let whole = Bytes::from(buf);
+            let value = &whole[..len];
+            for four in [false, true] {
+                let ctx = Context {
+                    four_octet_as: four,
+                    ..Context::default()
+                };
+                let mut out = Vec::new();
+                let fast = decode_common(flags, code, value, &whole, &ctx, &mut out);
+                let general = decode_value(flags, code, value, value, &whole, &ctx);
+                if fast {
+                    accepted[usize::from(code.0)] += 1;
+                    assert_eq!(out.len(), 1);
+                    assert_eq!(out[0].flags, flags);
+                    assert_eq!(Ok(&out[0].value), general.as_ref().map_err(|e| &e.0));
+                } else {
+                    assert!(out.is_empty());
+                    assert!(
+                        general.is_err(),
+                        "fast path declined a valid value: {code:?} {flags:?} {value:02x?}"
+                    );
+                }
+            }
+        }
+        for c in codes {
+            assert!(accepted[usize::from(c)] > 100, "{accepted:?}");
+        }
     }
 }
