@@ -415,16 +415,9 @@ fn decode_common(
             None => return false,
         },
         (AttrType::COMMUNITIES, OPT_TRANS) => {
-            if value.is_empty() || value.len() % 4 != 0 {
-                return false;
-            }
-            match crate::raw::window(whole, value) {
-                Some(w) => push_communities(out, flags, w),
-                None => out.push(PathAttribute {
-                    flags,
-                    value: AttrValue::Communities(List::from_raw(Raw::new(whole, value))),
-                }),
-            }
+            return push_list(out, flags, whole, value, 4, |r| {
+                AttrValue::Communities(List::from_raw(r))
+            });
         }
         (AttrType::ATOMIC_AGGREGATE, WELL_KNOWN) if value.is_empty() => push_atomic(out, flags),
         (AttrType::AGGREGATOR, OPT_TRANS) => {
@@ -434,28 +427,14 @@ fn decode_common(
             }
         }
         (AttrType::LARGE_COMMUNITY, OPT_TRANS) => {
-            if value.is_empty() || value.len() % 12 != 0 {
-                return false;
-            }
-            match crate::raw::window(whole, value) {
-                Some(w) => push_large_communities(out, flags, w),
-                None => out.push(PathAttribute {
-                    flags,
-                    value: AttrValue::LargeCommunities(List::from_raw(Raw::new(whole, value))),
-                }),
-            }
+            return push_list(out, flags, whole, value, 12, |r| {
+                AttrValue::LargeCommunities(List::from_raw(r))
+            });
         }
         (AttrType::EXTENDED_COMMUNITIES, OPT_TRANS) => {
-            if value.is_empty() || value.len() % 8 != 0 {
-                return false;
-            }
-            match crate::raw::window(whole, value) {
-                Some(w) => push_extended_communities(out, flags, w),
-                None => out.push(PathAttribute {
-                    flags,
-                    value: AttrValue::ExtendedCommunities(List::from_raw(Raw::new(whole, value))),
-                }),
-            }
+            return push_list(out, flags, whole, value, 8, |r| {
+                AttrValue::ExtendedCommunities(List::from_raw(r))
+            });
         }
         _ => return false,
     }
@@ -479,6 +458,53 @@ fn grow_and_push(out: &mut Vec<PathAttribute>, a: PathAttribute) {
     out.push(a);
 }
 
+/// COMMUNITIES, LARGE_COMMUNITY or EXTENDED COMMUNITIES: a non-empty whole
+/// number of `unit`-octet elements, kept inline when short, else shared with
+/// `whole`; `false` (for the general decoder) otherwise.
+#[inline(always)]
+fn push_list<F: Fn(Raw<INLINE_LIST>) -> AttrValue>(
+    out: &mut Vec<PathAttribute>,
+    flags: AttrFlags,
+    whole: &Bytes,
+    value: &[u8],
+    unit: usize,
+    wrap: F,
+) -> bool {
+    if value.is_empty() || value.len() % unit != 0 {
+        return false;
+    }
+    match crate::raw::window(whole, value) {
+        Some(w) => push_list_inline(out, flags, w, wrap),
+        None => out.push(PathAttribute {
+            flags,
+            value: wrap(Raw::new(whole, value)),
+        }),
+    }
+    true
+}
+
+/// One monomorphic copy per list kind (`wrap` is a distinct closure type
+/// each time), like the other `push_*` functions.
+#[inline(never)]
+fn push_list_inline<F: Fn(Raw<INLINE_LIST>) -> AttrValue>(
+    out: &mut Vec<PathAttribute>,
+    flags: AttrFlags,
+    w: Window<'_, INLINE_LIST>,
+    wrap: F,
+) {
+    push_in_place(
+        out,
+        PathAttribute {
+            flags,
+            value: wrap(Raw::Inline {
+                off: w.off,
+                len: w.len,
+                buf: *w.buf,
+            }),
+        },
+    );
+}
+
 #[inline(never)]
 fn push_atomic(out: &mut Vec<PathAttribute>, flags: AttrFlags) {
     push_in_place(
@@ -497,44 +523,6 @@ fn push_aggregator(out: &mut Vec<PathAttribute>, flags: AttrFlags, asn: u32, add
         PathAttribute {
             flags,
             value: AttrValue::Aggregator(Aggregator { asn, address }),
-        },
-    );
-}
-
-#[inline(never)]
-fn push_large_communities(
-    out: &mut Vec<PathAttribute>,
-    flags: AttrFlags,
-    w: Window<'_, INLINE_LIST>,
-) {
-    push_in_place(
-        out,
-        PathAttribute {
-            flags,
-            value: AttrValue::LargeCommunities(List::from_raw(Raw::Inline {
-                off: w.off,
-                len: w.len,
-                buf: *w.buf,
-            })),
-        },
-    );
-}
-
-#[inline(never)]
-fn push_extended_communities(
-    out: &mut Vec<PathAttribute>,
-    flags: AttrFlags,
-    w: Window<'_, INLINE_LIST>,
-) {
-    push_in_place(
-        out,
-        PathAttribute {
-            flags,
-            value: AttrValue::ExtendedCommunities(List::from_raw(Raw::Inline {
-                off: w.off,
-                len: w.len,
-                buf: *w.buf,
-            })),
         },
     );
 }
@@ -595,21 +583,6 @@ fn push_as_path(
         PathAttribute {
             flags,
             value: AttrValue::AsPath(AsPath::inline(w, four_octet)),
-        },
-    );
-}
-
-#[inline(never)]
-fn push_communities(out: &mut Vec<PathAttribute>, flags: AttrFlags, w: Window<'_, INLINE_LIST>) {
-    push_in_place(
-        out,
-        PathAttribute {
-            flags,
-            value: AttrValue::Communities(List::from_raw(Raw::Inline {
-                off: w.off,
-                len: w.len,
-                buf: *w.buf,
-            })),
         },
     );
 }
