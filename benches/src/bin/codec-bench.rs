@@ -2,7 +2,7 @@
 //! `bgp-proto` with other Rust BGP codecs, printed as markdown tables.
 //!
 //! ```text
-//! cargo run --release -p benches --bin codec-bench -- [--quick] [--wall] [--mrt-dir DIR] [--messages N] [--only ipv4|ipv6|mrt]
+//! cargo run --release -p benches --bin codec-bench -- [--quick] [--smoke] [--wall] [--mrt-dir DIR] [--messages N] [--only ipv4|ipv6|mrt]
 //! ```
 //!
 //! For every corpus (synthetic IPv4, synthetic IPv6 MP_REACH_NLRI, real
@@ -1138,6 +1138,7 @@ fn profile(corpora: &[Corpus], which: &str, secs: f64, op: &str) {
 
 fn main() {
     let mut quick = false;
+    let mut smoke = false;
     let mut profile_of: Option<(String, f64, String)> = None;
     let mut mrt_dir: Option<PathBuf> = None;
     let mut count = 100_000usize;
@@ -1146,6 +1147,7 @@ fn main() {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--quick" => quick = true,
+            "--smoke" => smoke = true,
             "--wall" => CLOCK_WALL.store(true, Ordering::Relaxed),
             "--mrt-dir" => mrt_dir = args.next().map(PathBuf::from),
             "--only" => only = args.next().map(|s| s.to_lowercase()),
@@ -1163,7 +1165,7 @@ fn main() {
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: codec-bench [--quick] [--wall] [--mrt-dir DIR] [--messages N] [--only ipv4|ipv6|mrt] [--profile ipv4|ipv6|mrt SECONDS [decode|view|encode]]"
+                    "usage: codec-bench [--quick] [--smoke] [--wall] [--mrt-dir DIR] [--messages N] [--only ipv4|ipv6|mrt] [--profile ipv4|ipv6|mrt SECONDS [decode|view|encode]]"
                 );
                 return;
             }
@@ -1173,7 +1175,15 @@ fn main() {
             }
         }
     }
-    let target = if quick {
+    // --smoke (CI, dev build): 1,000 messages per dataset, ~20 ms per run;
+    // it checks that every implementation and the validation pass run, and
+    // its ratios mean nothing.
+    if smoke {
+        count = count.min(1_000);
+    }
+    let target = if smoke {
+        Duration::from_millis(20)
+    } else if quick {
         Duration::from_millis(200)
     } else {
         Duration::from_secs(1)
@@ -1222,6 +1232,11 @@ fn main() {
     if let Some(o) = &only {
         corpora.retain(|c| c.name.to_lowercase().contains(o.as_str()));
     }
+    if smoke {
+        for c in &mut corpora {
+            c.msgs.truncate(count);
+        }
+    }
 
     if let Some((which, secs, op)) = profile_of {
         profile(&corpora, &which, secs, &op);
@@ -1244,6 +1259,11 @@ fn main() {
             .collect::<Vec<_>>()
             .join(" ")
     );
+    if smoke {
+        println!(
+            "**Smoke run**: {count} messages per dataset, ~20 ms per run, in whatever profile it was built; the ratios below mean nothing.\n"
+        );
+    }
     println!("Datasets:\n");
     for c in &corpora {
         describe(c);
