@@ -1,5 +1,6 @@
 //! Benchmark support: the message corpora that `codec-bench` and the
-//! criterion bench (`benches/codec.rs`) run over.
+//! criterion bench (`benches/codec.rs`) run over, and [`cmd::run`] for the
+//! lab harnesses.
 //!
 //! - [`synthetic_ipv4`] and [`synthetic_ipv6`] build UPDATE streams with a
 //!   small hand-written byte builder (independent of `bgp-proto`'s encoder),
@@ -9,6 +10,8 @@
 //!
 //! Every corpus is one contiguous [`Bytes`] buffer; each [`Msg`] is a
 //! zero-copy slice of it.
+
+pub mod cmd;
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};

@@ -52,14 +52,9 @@ struct Args {
 
 const SVC_IP: &str = "192.168.100.0";
 
+/// Runs a setup command; a failure ends the benchmark.
 fn sh(argv: &[&str]) -> String {
-    let out = Command::new(argv[0]).args(&argv[1..]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{argv:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    benches::cmd::run(argv).unwrap()
 }
 
 struct Lab {

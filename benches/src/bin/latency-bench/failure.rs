@@ -35,6 +35,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
+use benches::cmd::run as sh;
 use ipnet::IpNet;
 
 use crate::receiver::{self, ReceiverConfig, Report};
@@ -70,23 +71,6 @@ struct Lab {
     dir: PathBuf,
     children: Vec<(String, Child)>,
     keep: bool,
-}
-
-fn sh(argv: &[&str]) -> anyhow::Result<String> {
-    let (cmd, args) = argv.split_first().context("empty command")?;
-    let out = Command::new(cmd)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| argv.join(" "))?;
-    if !out.status.success() {
-        bail!(
-            "`{}` failed: {}",
-            argv.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 impl Lab {

@@ -91,25 +91,7 @@ impl Fam {
     }
 }
 
-/// Runs a command and returns its stdout; an error carries status and stderr.
-pub(crate) fn run(argv: &[&str]) -> anyhow::Result<String> {
-    let (cmd, args) = argv.split_first().context("empty command")?;
-    let out = Command::new(cmd)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| argv.join(" "))?;
-    if !out.status.success() {
-        bail!(
-            "`{}` failed ({}): {}{}",
-            argv.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim(),
-            String::from_utf8_lossy(&out.stdout).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
+pub(crate) use benches::cmd::run;
 
 /// A timestamped progress line on stderr.
 pub(crate) fn log(msg: &str) {
