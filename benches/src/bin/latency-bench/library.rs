@@ -218,22 +218,7 @@ pub(crate) fn run(cfg: &LibConfig) -> anyhow::Result<LibResult> {
         for withdraw in [false, true] {
             let mut ops = HashMap::new();
             let cpu0 = speaker_cpu_ns(&threads);
-            let (t0, w0) = (Instant::now(), SystemTime::now());
-            if withdraw {
-                speaker.withdraw(p);
-            } else {
-                speaker.announce(Route::new(p), Peers::All);
-            }
-            let call = t0.elapsed();
-            ops.insert(
-                (p, withdraw),
-                Op {
-                    t0,
-                    w0,
-                    arrivals: vec![None; cfg.peers],
-                    left: cfg.peers,
-                },
-            );
+            let call = issue(&speaker, p, withdraw, cfg.peers, &mut ops);
             collect(&rx, &mut ops, cfg.timeout)?;
             let cpu = Duration::from_nanos(speaker_cpu_ns(&threads).saturating_sub(cpu0));
             if i >= cfg.warmup {
@@ -265,22 +250,7 @@ pub(crate) fn run(cfg: &LibConfig) -> anyhow::Result<LibResult> {
             let mut calls = Vec::with_capacity(prefixes.len());
             let cpu0 = speaker_cpu_ns(&threads);
             for p in &prefixes {
-                let (t0, w0) = (Instant::now(), SystemTime::now());
-                if withdraw {
-                    speaker.withdraw(*p);
-                } else {
-                    speaker.announce(Route::new(*p), Peers::All);
-                }
-                calls.push(t0.elapsed());
-                ops.insert(
-                    (*p, withdraw),
-                    Op {
-                        t0,
-                        w0,
-                        arrivals: vec![None; cfg.peers],
-                        left: cfg.peers,
-                    },
-                );
+                calls.push(issue(&speaker, *p, withdraw, cfg.peers, &mut ops));
             }
             collect(&rx, &mut ops, cfg.timeout)?;
             let cpu = Duration::from_nanos(speaker_cpu_ns(&threads).saturating_sub(cpu0));
@@ -304,6 +274,34 @@ pub(crate) fn run(cfg: &LibConfig) -> anyhow::Result<LibResult> {
         ],
         setup,
     })
+}
+
+/// Announces or withdraws `p` at every peer, records the op (its start on
+/// both clocks) in `ops` and returns how long the call itself took.
+fn issue(
+    speaker: &Speaker,
+    p: IpNet,
+    withdraw: bool,
+    peers: usize,
+    ops: &mut HashMap<(IpNet, bool), Op>,
+) -> Duration {
+    let (t0, w0) = (Instant::now(), SystemTime::now());
+    if withdraw {
+        speaker.withdraw(p);
+    } else {
+        speaker.announce(Route::new(p), Peers::All);
+    }
+    let call = t0.elapsed();
+    ops.insert(
+        (p, withdraw),
+        Op {
+            t0,
+            w0,
+            arrivals: vec![None; peers],
+            left: peers,
+        },
+    );
+    call
 }
 
 /// Waits until every op in `ops` reached every peer.
