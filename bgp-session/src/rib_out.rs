@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
-use crate::bulk::{bulk_extend, chunk_len};
+use crate::bulk::bulk_extend;
 use crate::route::RouteAttrs;
 
 #[derive(Clone, Debug, Default)]
@@ -125,57 +125,53 @@ impl RibOut {
             }
             return;
         }
-        // Merge the old entries with the new set into a fresh, bulk-built map.
-        let old = std::mem::take(&mut self.entries);
+        // Merge the old entries with the new set, streamed into a fresh,
+        // bulk-built map.
         let mut changed = Vec::new();
         let mut new = routes.peekable();
-        let mut merged = Vec::new();
-        let mut rebuilt = BTreeMap::new();
-        let mut old = old.into_iter().peekable();
-        loop {
-            let take_new = match (old.peek(), new.peek()) {
-                (None, None) => break,
-                (Some(_), None) => false,
-                (None, Some(_)) => true,
-                (Some((op, _)), Some((np, _))) => np <= op,
-            };
-            let (p, entry) = if take_new {
-                let Some((p, a)) = new.next() else { break };
-                let prev = match old.peek() {
-                    Some((op, _)) if *op == p => old.next().map(|(_, e)| e),
-                    _ => None,
+        let mut old = std::mem::take(&mut self.entries).into_iter().peekable();
+        let merged = std::iter::from_fn(|| {
+            loop {
+                let take_new = match (old.peek(), new.peek()) {
+                    (None, None) => return None,
+                    (Some(_), None) => false,
+                    (None, Some(_)) => true,
+                    (Some((op, _)), Some((np, _))) => np <= op,
                 };
-                let sent = prev.as_ref().is_some_and(|e| e.sent);
-                let same = prev
-                    .as_ref()
-                    .and_then(|e| e.desired.as_ref())
-                    .is_some_and(|d| Arc::ptr_eq(d, &a) || **d == *a);
-                if !same {
-                    changed.push(p);
+                if take_new {
+                    let (p, a) = new.next()?;
+                    let prev = match old.peek() {
+                        Some((op, _)) if *op == p => old.next().map(|(_, e)| e),
+                        _ => None,
+                    };
+                    let sent = prev.as_ref().is_some_and(|e| e.sent);
+                    let same = prev
+                        .as_ref()
+                        .and_then(|e| e.desired.as_ref())
+                        .is_some_and(|d| Arc::ptr_eq(d, &a) || **d == *a);
+                    if !same {
+                        changed.push(p);
+                    }
+                    return Some((
+                        p,
+                        Entry {
+                            desired: Some(a),
+                            sent,
+                        },
+                    ));
                 }
-                (
-                    p,
-                    Entry {
-                        desired: Some(a),
-                        sent,
-                    },
-                )
-            } else {
-                let Some((p, mut e)) = old.next() else { break };
+                let (p, mut e) = old.next()?;
                 if e.desired.take().is_some() {
                     changed.push(p);
                 }
-                if !e.sent {
-                    continue;
+                // Withdrawn and never sent: nothing to remember.
+                if e.sent {
+                    return Some((p, e));
                 }
-                (p, e)
-            };
-            merged.push((p, entry));
-            if merged.len() >= chunk_len(rebuilt.len()) {
-                bulk_extend(&mut rebuilt, merged.drain(..));
             }
-        }
-        bulk_extend(&mut rebuilt, merged.into_iter());
+        });
+        let mut rebuilt = BTreeMap::new();
+        bulk_extend(&mut rebuilt, merged);
         self.entries = rebuilt;
         for p in changed {
             self.touched(p);
