@@ -62,17 +62,7 @@ fn codec(c: &mut Criterion) {
         g.bench_function("view", |b| {
             b.iter(|| {
                 let v = UpdateView::new(black_box(&msg), &ctx).expect("valid");
-                let mut sum = 0u64;
-                for p in v.withdrawn().chain(v.nlri()) {
-                    sum += u64::from(p.prefix.prefix_len());
-                }
-                for a in v.attributes() {
-                    sum += a.value.len() as u64;
-                }
-                if let Some((_, it)) = v.mp_reach() {
-                    sum += it.map(|p| u64::from(p.prefix.prefix_len())).sum::<u64>();
-                }
-                sum
+                benches::view_walk(&v)
             })
         });
         let mut out = BytesMut::with_capacity(4096);

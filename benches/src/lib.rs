@@ -12,6 +12,9 @@
 //! zero-copy slice of it.
 
 pub mod cmd;
+mod walk;
+
+pub use walk::view_walk;
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};

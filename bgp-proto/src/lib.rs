@@ -71,4 +71,6 @@ pub use message::{
 };
 pub use nlri::{Nlri, NlriIter, NlriList, NlriListIter};
 pub use update_builder::UpdateBuilder;
-pub use view::{RawAttribute, UpdateView};
+pub use view::{
+    MpNlri, Prefixes, RawAttribute, RawAttributes, RawPrefix, UpdateView, ViewError, ViewErrorKind,
+};

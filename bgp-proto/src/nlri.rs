@@ -125,16 +125,6 @@ pub struct NlriIter<'a> {
     add_path: bool,
 }
 
-impl<'a> NlriIter<'a> {
-    pub(crate) fn new(field: &'a [u8], afi: Afi, add_path: bool) -> Self {
-        Self {
-            field,
-            v6: afi == Afi::IPV6,
-            add_path,
-        }
-    }
-}
-
 impl Iterator for NlriIter<'_> {
     type Item = Nlri;
 

@@ -1,99 +1,153 @@
-//! A borrowed, non-allocating view of a received UPDATE.
+//! A borrowed, non-allocating view of a received UPDATE that checks what it
+//! reads as it reads it.
+//!
+//! [`UpdateView::new`] checks only what locates the three fields of the
+//! message (RFC 4271 §4.3): the header, the Withdrawn Routes Length and the
+//! Total Path Attribute Length. Every iterator then checks each entry as it
+//! yields it, and yields the error instead when an entry is malformed, with
+//! the error's kind and offset; [`UpdateView::decode_error`] turns it into
+//! the [`DecodeError`] that [`crate::Message::decode`] reports for the same
+//! octets.
+//! A caller that walks everything has therefore checked everything, once:
+//! there is no separate validation pass over the prefixes or the attribute
+//! framing. [`UpdateView::validate`] does that walk for callers who want the
+//! whole message checked before they look at it.
 
-use crate::attribute::AttrFlags;
+mod attributes;
+mod error;
+mod prefixes;
+
+pub use attributes::{RawAttribute, RawAttributes};
+pub use error::{ViewError, ViewErrorKind};
+pub use prefixes::{Prefixes, RawPrefix};
+
 use crate::context::{Context, Family};
 use crate::error::{DecodeError, ErrorKind};
 use crate::iana::{Afi, AttrType, MessageType, Safi};
-use crate::nlri::{self, NlriIter};
-use crate::wire;
 
-/// A validated view of an UPDATE message that walks prefixes and attributes
-/// in place, without building owned values or allocating.
+/// A view of one UPDATE message that walks its prefixes and attributes in
+/// place, without building owned values or allocating.
 ///
-/// [`UpdateView::new`] checks the header, the field lengths, every IPv4 prefix
-/// and the framing of every attribute; attribute values are interpreted only
-/// when asked for. Use [`crate::Message::decode`] for full RFC 7606 checks.
+/// Attribute values are interpreted only when asked for; use
+/// [`crate::Message::decode`] for the full RFC 7606 attribute checks.
 #[derive(Clone, Copy, Debug)]
 pub struct UpdateView<'a> {
+    msg: &'a [u8],
     withdrawn: &'a [u8],
     attributes: &'a [u8],
     nlri: &'a [u8],
-    mp_reach: Option<&'a [u8]>,
-    mp_unreach: Option<&'a [u8]>,
     ctx: Context,
 }
 
+/// The routes of an MP_REACH_NLRI or MP_UNREACH_NLRI attribute (RFC 4760 §3, §4).
+#[derive(Clone, Debug)]
+pub struct MpNlri<'a> {
+    /// AFI and SAFI.
+    pub family: Family,
+    /// The next-hop octets (empty for MP_UNREACH_NLRI).
+    pub next_hop: &'a [u8],
+    /// The NLRI field as octets.
+    pub field: &'a [u8],
+    routes: Option<Prefixes<'a>>,
+}
+
+impl<'a> MpNlri<'a> {
+    /// The prefixes, for the families this crate parses (IPv4 and IPv6,
+    /// unicast and multicast); `None` for any other family, whose NLRI are
+    /// only available as [`MpNlri::field`].
+    pub fn routes(&self) -> Option<Prefixes<'a>> {
+        self.routes.clone()
+    }
+}
+
 impl<'a> UpdateView<'a> {
-    /// Validates `msg`, one complete UPDATE message with its header.
+    /// Locates the fields of `msg`, one complete UPDATE message with its
+    /// header. Errors follow RFC 4271 §6.1 (header) and §6.3 (a field
+    /// length that runs past the message is a Malformed Attribute List).
+    #[inline]
     pub fn new(msg: &'a [u8], ctx: &Context) -> Result<Self, DecodeError> {
         let len = crate::header::message_len(msg, ctx.max_message_len())?.ok_or(
             DecodeError::new(ErrorKind::BadMessageLength { length: 0 }, 16),
         )?;
-        let length = u16::try_from(len).unwrap_or(u16::MAX);
+        let Some((&ty, body)) = msg.get(18..).and_then(<[u8]>::split_first) else {
+            return Err(bad_length(len));
+        };
         if len != msg.len() || len < 23 {
-            return Err(DecodeError::new(ErrorKind::BadMessageLength { length }, 16));
+            return Err(bad_length(len));
         }
-        let ty = msg.get(18).copied().unwrap_or(0);
         if ty != MessageType::UPDATE.0 {
             return Err(DecodeError::new(
                 ErrorKind::BadMessageType { message_type: ty },
                 18,
             ));
         }
-        let body = msg.get(19..).unwrap_or_default();
-        let mal =
-            |p: &[u8]| DecodeError::new(ErrorKind::MalformedAttributeList, wire::offset(msg, p));
-        let (rest, wlen) = wire::u16(body).map_err(|_| mal(body))?;
-        let (rest, withdrawn) = wire::take(usize::from(wlen))(rest).map_err(|_| mal(body))?;
-        let (rest, alen) = wire::u16(rest).map_err(|_| mal(rest))?;
-        let (nlri_field, attributes) =
-            wire::take(usize::from(alen))(rest).map_err(|_| mal(rest))?;
-        let ap = ctx.add_path(Family::IPV4_UNICAST);
-        for field in [withdrawn, nlri_field] {
-            nlri::count(field, 32, ap).map_err(|e| {
-                DecodeError::new(
-                    ErrorKind::InvalidNetworkField,
-                    wire::offset(msg, field) + e.at,
-                )
-            })?;
-        }
-        // One walk validates the framing and remembers the MP attributes.
-        let (mut mp_reach, mut mp_unreach) = (None, None);
-        let mut it = RawAttributes { rest: attributes };
-        while !it.rest.is_empty() {
-            let before = it.rest;
-            let Some(a) = it.next() else {
-                return Err(mal(before));
-            };
-            match a.code {
-                AttrType::MP_REACH_NLRI if mp_reach.is_none() => mp_reach = Some(a.value),
-                AttrType::MP_UNREACH_NLRI if mp_unreach.is_none() => mp_unreach = Some(a.value),
-                _ => {}
-            }
-        }
+        let mal = |at: usize| DecodeError::new(ErrorKind::MalformedAttributeList, at);
+        let Some((wlen, rest)) = body.split_first_chunk::<2>() else {
+            return Err(mal(19));
+        };
+        let Some((withdrawn, rest)) = rest.split_at_checked(usize::from(u16::from_be_bytes(*wlen)))
+        else {
+            return Err(mal(19));
+        };
+        let Some((alen, rest)) = rest.split_first_chunk::<2>() else {
+            return Err(mal(21 + withdrawn.len()));
+        };
+        let Some((attributes, nlri)) =
+            rest.split_at_checked(usize::from(u16::from_be_bytes(*alen)))
+        else {
+            return Err(mal(21 + withdrawn.len()));
+        };
         Ok(Self {
+            msg,
             withdrawn,
             attributes,
-            nlri: nlri_field,
-            mp_reach,
-            mp_unreach,
+            nlri,
             ctx: *ctx,
         })
     }
 
-    /// Withdrawn IPv4 unicast routes.
-    pub fn withdrawn(&self) -> NlriIter<'a> {
-        NlriIter::new(
-            self.withdrawn,
-            Afi::IPV4,
-            self.ctx.add_path(Family::IPV4_UNICAST),
-        )
+    /// Walks every prefix and the framing of every attribute, including the
+    /// prefixes inside MP_REACH_NLRI and MP_UNREACH_NLRI, and returns the
+    /// first error: the checks the iterators make, made up front.
+    pub fn validate(&self) -> Result<(), DecodeError> {
+        self.walk_all().map_err(|e| self.decode_error(e))
     }
 
-    /// Announced IPv4 unicast routes.
-    pub fn nlri(&self) -> NlriIter<'a> {
-        NlriIter::new(
-            self.nlri,
+    fn walk_all(&self) -> Result<(), ViewError> {
+        for p in self.withdrawn().chain(self.nlri()) {
+            p?;
+        }
+        for a in self.attributes() {
+            if let Some(routes) = self.mp_nlri(&a?)?.and_then(|mp| mp.routes()) {
+                for p in routes {
+                    p?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The [`DecodeError`] for `e`, an error met while walking this view:
+    /// the error [`crate::Message::decode`] reports for the same octets,
+    /// with its NOTIFICATION data (RFC 4271 §6.3).
+    pub fn decode_error(&self, e: ViewError) -> DecodeError {
+        e.into_decode_error(self.msg)
+    }
+
+    /// Withdrawn IPv4 unicast routes (RFC 4271 §4.3).
+    pub fn withdrawn(&self) -> Prefixes<'a> {
+        self.ipv4(self.withdrawn)
+    }
+
+    /// Announced IPv4 unicast routes (RFC 4271 §4.3).
+    pub fn nlri(&self) -> Prefixes<'a> {
+        self.ipv4(self.nlri)
+    }
+
+    fn ipv4(&self, field: &'a [u8]) -> Prefixes<'a> {
+        Prefixes::new(
+            field,
+            crate::wire::offset(self.msg, field) + field.len(),
             Afi::IPV4,
             self.ctx.add_path(Family::IPV4_UNICAST),
         )
@@ -101,89 +155,102 @@ impl<'a> UpdateView<'a> {
 
     /// The path attributes, in wire order.
     pub fn attributes(&self) -> RawAttributes<'a> {
-        RawAttributes {
-            rest: self.attributes,
+        RawAttributes::new(
+            self.attributes,
+            crate::wire::offset(self.msg, self.attributes) + self.attributes.len(),
+        )
+    }
+
+    /// The first attribute with type `code`, walking the attributes before it.
+    pub fn attribute(&self, code: AttrType) -> Result<Option<RawAttribute<'a>>, ViewError> {
+        for a in self.attributes() {
+            let a = a?;
+            if a.code == code {
+                return Ok(Some(a));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The first MP_REACH_NLRI attribute's routes, if there is one.
+    pub fn mp_reach(&self) -> Result<Option<MpNlri<'a>>, ViewError> {
+        match self.attribute(AttrType::MP_REACH_NLRI)? {
+            Some(a) => self.mp_nlri(&a),
+            None => Ok(None),
         }
     }
 
-    /// The first attribute with type `code`.
-    pub fn attribute(&self, code: AttrType) -> Option<RawAttribute<'a>> {
-        self.attributes().find(|a| a.code == code)
+    /// The first MP_UNREACH_NLRI attribute's routes, if there is one.
+    pub fn mp_unreach(&self) -> Result<Option<MpNlri<'a>>, ViewError> {
+        match self.attribute(AttrType::MP_UNREACH_NLRI)? {
+            Some(a) => self.mp_nlri(&a),
+            None => Ok(None),
+        }
     }
 
-    /// The family and routes of MP_REACH_NLRI, when present and parseable.
-    pub fn mp_reach(&self) -> Option<(Family, NlriIter<'a>)> {
-        let v = self.mp_reach?;
-        let [a1, a2, safi, nh_len, rest @ ..] = v else {
-            return None;
-        };
-        let family = Family::new(Afi(u16::from_be_bytes([*a1, *a2])), Safi(*safi));
-        let field = rest.get(usize::from(*nh_len) + 1..)?;
-        self.mp_nlri(family, field)
-    }
-
-    /// The family and routes of MP_UNREACH_NLRI, when present and parseable.
-    pub fn mp_unreach(&self) -> Option<(Family, NlriIter<'a>)> {
-        let v = self.mp_unreach?;
-        let [a1, a2, safi, field @ ..] = v else {
-            return None;
-        };
-        let family = Family::new(Afi(u16::from_be_bytes([*a1, *a2])), Safi(*safi));
-        self.mp_nlri(family, field)
-    }
-
-    fn mp_nlri(&self, family: Family, field: &'a [u8]) -> Option<(Family, NlriIter<'a>)> {
-        let bits = nlri::max_bits(family.afi)?;
-        let ap = self.ctx.add_path(family);
-        nlri::count(field, bits, ap).ok()?;
-        Some((family, NlriIter::new(field, family.afi, ap)))
-    }
-}
-
-/// One path attribute, borrowed from the message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RawAttribute<'a> {
-    /// Flags octet.
-    pub flags: AttrFlags,
-    /// Type code.
-    pub code: AttrType,
-    /// Value octets.
-    pub value: &'a [u8],
-}
-
-impl RawAttribute<'_> {
-    /// The value as a 4-octet number (MED, LOCAL_PREF, NEXT_HOP, ORIGINATOR_ID…).
-    pub fn as_u32(&self) -> Option<u32> {
-        <[u8; 4]>::try_from(self.value).ok().map(u32::from_be_bytes)
-    }
-}
-
-/// Iterator over the attributes of an [`UpdateView`].
-#[derive(Clone, Debug)]
-pub struct RawAttributes<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> Iterator for RawAttributes<'a> {
-    type Item = RawAttribute<'a>;
-
+    /// The routes of `attr` when it is an MP_REACH_NLRI or MP_UNREACH_NLRI
+    /// from this message, `Ok(None)` for any other attribute: lets one walk
+    /// of [`UpdateView::attributes`] reach every route of the message.
+    ///
+    /// Either attribute too short for its AFI/SAFI is an Attribute Length
+    /// Error, and an MP_REACH_NLRI too short for its next hop an Optional
+    /// Attribute Error (RFC 7606 §7.11), as [`crate::Message::decode`] has them.
     #[inline]
-    fn next(&mut self) -> Option<RawAttribute<'a>> {
-        let (flags, code, len, tail) = match self.rest {
-            [f, c, l, tail @ ..] if f & AttrFlags::EXTENDED_LENGTH == 0 => {
-                (*f, *c, usize::from(*l), tail)
+    pub fn mp_nlri(&self, attr: &RawAttribute<'a>) -> Result<Option<MpNlri<'a>>, ViewError> {
+        let (family, next_hop, field) = match attr.code {
+            AttrType::MP_REACH_NLRI => {
+                let Some(([a1, a2, safi, nh_len], rest)) = attr.value.split_first_chunk::<4>()
+                else {
+                    return Err(self.mp_error(ViewErrorKind::AttributeLength, attr));
+                };
+                let Some((next_hop, [_reserved, field @ ..])) =
+                    rest.split_at_checked(usize::from(*nh_len))
+                else {
+                    return Err(self.mp_error(ViewErrorKind::NextHopLength, attr));
+                };
+                (family(*a1, *a2, *safi), next_hop, field)
             }
-            [f, c, l1, l2, tail @ ..] => {
-                (*f, *c, usize::from(u16::from_be_bytes([*l1, *l2])), tail)
+            AttrType::MP_UNREACH_NLRI => {
+                let Some(([a1, a2, safi], field)) = attr.value.split_first_chunk::<3>() else {
+                    return Err(self.mp_error(ViewErrorKind::AttributeLength, attr));
+                };
+                (family(*a1, *a2, *safi), &[][..], field)
             }
-            _ => return None,
+            _ => return Ok(None),
         };
-        let (value, rest) = tail.split_at_checked(len)?;
-        self.rest = rest;
-        Some(RawAttribute {
-            flags: AttrFlags(flags),
-            code: AttrType(code),
-            value,
-        })
+        let routes = crate::attribute::mp_reach::parses(family).then(|| {
+            Prefixes::new(
+                field,
+                crate::wire::offset(self.msg, field) + field.len(),
+                family.afi,
+                self.ctx.add_path(family),
+            )
+        });
+        Ok(Some(MpNlri {
+            family,
+            next_hop,
+            field,
+            routes,
+        }))
     }
+
+    #[cold]
+    #[inline(never)]
+    fn mp_error(&self, kind: ViewErrorKind, attr: &RawAttribute<'a>) -> ViewError {
+        ViewError::new(kind, attr.offset(self.msg))
+    }
+}
+
+fn family(a1: u8, a2: u8, safi: u8) -> Family {
+    Family::new(Afi(u16::from_be_bytes([a1, a2])), Safi(safi))
+}
+
+#[cold]
+fn bad_length(len: usize) -> DecodeError {
+    DecodeError::new(
+        ErrorKind::BadMessageLength {
+            length: u16::try_from(len).unwrap_or(u16::MAX),
+        },
+        16,
+    )
 }

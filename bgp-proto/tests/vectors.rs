@@ -102,23 +102,30 @@ fn golden_vectors_decode_as_tshark_saw_them_and_reencode_exactly() {
             // The borrowed view sees exactly the owned decode's routes.
             if let Message::Update(u) = &decoded.message {
                 let view = bgp_proto::UpdateView::new(msg, &ctx).unwrap();
+                view.validate()
+                    .unwrap_or_else(|e| panic!("{file} #{i}: view: {e}"));
+                let owned = |it: bgp_proto::Prefixes<'_>| -> Vec<bgp_proto::Nlri> {
+                    it.map(|p| p.unwrap().to_nlri()).collect()
+                };
+                assert_eq!(owned(view.nlri()), u.nlri, "{file} #{i}: view nlri");
                 assert_eq!(
-                    view.nlri().collect::<Vec<_>>(),
-                    u.nlri,
-                    "{file} #{i}: view nlri"
-                );
-                assert_eq!(
-                    view.withdrawn().collect::<Vec<_>>(),
+                    owned(view.withdrawn()),
                     u.withdrawn,
                     "{file} #{i}: view withdrawn"
                 );
-                let mp = view.mp_reach().map(|(f, it)| (f, it.collect::<Vec<_>>()));
+                let mp = view
+                    .mp_reach()
+                    .unwrap()
+                    .map(|m| (m.family, m.routes().map(owned).unwrap_or_default()));
                 assert_eq!(
                     mp,
                     u.mp_reach().map(|m| (m.family, m.nlri.to_vec())),
                     "{file} #{i}: view mp_reach"
                 );
-                let mpu = view.mp_unreach().map(|(f, it)| (f, it.collect::<Vec<_>>()));
+                let mpu = view
+                    .mp_unreach()
+                    .unwrap()
+                    .map(|m| (m.family, m.routes().map(owned).unwrap_or_default()));
                 assert_eq!(
                     mpu,
                     u.mp_unreach().map(|m| (m.family, m.withdrawn.to_vec())),

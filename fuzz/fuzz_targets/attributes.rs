@@ -18,14 +18,14 @@ fuzz_target!(|input: CtxInput<'_>| {
     let msg = frame(2, &body);
     decode_and_encode(&msg, &input.ctx);
     if let Ok(v) = UpdateView::new(&msg, &input.ctx) {
-        v.attributes().for_each(|a| {
+        for a in v.attributes().flatten() {
             std::hint::black_box(a.as_u32());
-        });
-        v.mp_reach()
-            .into_iter()
-            .for_each(|(_, it)| it.for_each(drop));
-        v.mp_unreach()
-            .into_iter()
-            .for_each(|(_, it)| it.for_each(drop));
+            if let Ok(Some(mp)) = v.mp_nlri(&a) {
+                mp.routes().into_iter().flatten().for_each(drop);
+            }
+        }
+        if let Err(e) = v.validate() {
+            std::hint::black_box(e.notification());
+        }
     }
 });

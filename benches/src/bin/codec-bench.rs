@@ -31,7 +31,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use benches::{Corpus, Msg};
+use benches::{Corpus, Msg, view_walk};
 use bgp_proto::{Context, Message, UpdateView};
 use bytes::BytesMut;
 
@@ -327,7 +327,8 @@ fn bench_ours<'a>(c: &'a Corpus, ctxs: &'a [Context]) -> (Vec<Item<'a>>, Vec<Opt
     }
     let mut view_fails = 0;
     for (m, ctx) in c.msgs.iter().zip(ctxs) {
-        view_fails += usize::from(UpdateView::new(&m.bytes, ctx).is_err());
+        view_fails +=
+            usize::from(UpdateView::new(&m.bytes, ctx).map_or(true, |v| view_walk(&v) == u64::MAX));
     }
 
     let mut items = Vec::new();
@@ -384,24 +385,8 @@ fn bench_ours<'a>(c: &'a Corpus, ctxs: &'a [Context]) -> (Vec<Item<'a>>, Vec<Opt
     items.push(Item::new(r, n, bytes, move || {
         let mut sum = 0u64;
         for (m, ctx) in c.msgs.iter().zip(ctxs) {
-            let Ok(v) = UpdateView::new(&m.bytes, ctx) else {
-                continue;
-            };
-            for p in v.withdrawn().chain(v.nlri()) {
-                sum += u64::from(p.prefix.prefix_len());
-            }
-            for a in v.attributes() {
-                sum += u64::from(a.code.0) + a.value.len() as u64;
-            }
-            if let Some((_, it)) = v.mp_reach() {
-                for p in it {
-                    sum += u64::from(p.prefix.prefix_len());
-                }
-            }
-            if let Some((_, it)) = v.mp_unreach() {
-                for p in it {
-                    sum += u64::from(p.prefix.prefix_len());
-                }
+            if let Ok(v) = UpdateView::new(&m.bytes, ctx) {
+                sum += view_walk(&v);
             }
         }
         black_box(sum)
@@ -1087,14 +1072,7 @@ fn profile(corpora: &[Corpus], which: &str, secs: f64, op: &str) {
                 let mut sum = 0u64;
                 for (m, ctx) in c.msgs.iter().zip(&ctxs) {
                     if let Ok(v) = UpdateView::new(&m.bytes, ctx) {
-                        sum += v
-                            .nlri()
-                            .map(|p| u64::from(p.prefix.prefix_len()))
-                            .sum::<u64>();
-                        sum += v.attributes().map(|a| a.value.len() as u64).sum::<u64>();
-                        if let Some((_, it)) = v.mp_reach() {
-                            sum += it.map(|p| u64::from(p.prefix.prefix_len())).sum::<u64>();
-                        }
+                        sum += view_walk(&v);
                     }
                 }
                 black_box(sum);

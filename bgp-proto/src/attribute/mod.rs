@@ -10,7 +10,7 @@ mod community;
 mod extended_community;
 mod large_community;
 mod list;
-mod mp_reach;
+pub(crate) mod mp_reach;
 mod mp_unreach;
 mod origin;
 

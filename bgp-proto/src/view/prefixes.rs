@@ -1,0 +1,178 @@
+//! The prefixes of one NLRI field of an [`super::UpdateView`], checked as
+//! they are read (RFC 4271 §4.3, RFC 4760 §5, RFC 7911 §3).
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+
+use super::error::{ViewError, ViewErrorKind};
+use crate::iana::Afi;
+use crate::nlri::Nlri;
+
+/// Iterator over the prefixes of one NLRI or Withdrawn Routes field.
+///
+/// A prefix whose length exceeds the address width, or whose octets run
+/// past the end of the field, is yielded as an Invalid Network Field error
+/// (RFC 4271 §6.3) at the entry's offset in the message, and the iteration
+/// ends there.
+#[derive(Clone, Debug)]
+pub struct Prefixes<'a> {
+    rest: &'a [u8],
+    /// Offset of the end of the field in the message, for error offsets.
+    end: usize,
+    shape: Shape,
+}
+
+/// What an entry looks like: the address family and whether a path
+/// identifier (RFC 7911) comes first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    V4,
+    V6,
+    V4AddPath,
+    V6AddPath,
+}
+
+impl<'a> Prefixes<'a> {
+    pub(super) fn new(field: &'a [u8], end: usize, afi: Afi, add_path: bool) -> Self {
+        let shape = match (afi == Afi::IPV6, add_path) {
+            (false, false) => Shape::V4,
+            (true, false) => Shape::V6,
+            (false, true) => Shape::V4AddPath,
+            (true, true) => Shape::V6AddPath,
+        };
+        Self {
+            rest: field,
+            end,
+            shape,
+        }
+    }
+
+    /// Any entry of any shape, or the end, or the error.
+    #[inline]
+    fn next_any(&mut self) -> Option<Result<RawPrefix<'a>, ViewError>> {
+        let mut f = self.rest;
+        if f.is_empty() {
+            return None;
+        }
+        let (path_id, bits, v6) = match self.shape {
+            Shape::V4 => (None, 32, false),
+            Shape::V6 => (None, 128, true),
+            Shape::V4AddPath | Shape::V6AddPath => {
+                let Some((id, tail)) = f.split_first_chunk::<4>() else {
+                    return self.invalid();
+                };
+                f = tail;
+                let v6 = self.shape == Shape::V6AddPath;
+                (Some(u32::from_be_bytes(*id)), if v6 { 128 } else { 32 }, v6)
+            }
+        };
+        let Some((&len, tail)) = f.split_first() else {
+            return self.invalid();
+        };
+        if len > bits {
+            return self.invalid();
+        }
+        let Some((octets, rest)) = tail.split_at_checked(usize::from(len).div_ceil(8)) else {
+            return self.invalid();
+        };
+        self.rest = rest;
+        Some(Ok(RawPrefix {
+            path_id,
+            len,
+            octets,
+            v6,
+        }))
+    }
+
+    /// Ends the walk with an Invalid Network Field error at the current entry.
+    #[inline]
+    fn invalid(&mut self) -> Option<Result<RawPrefix<'a>, ViewError>> {
+        let at = self.end - self.rest.len();
+        self.rest = &[];
+        Some(Err(invalid_network_field(at)))
+    }
+}
+
+// Out of line and without `self`, so that the iterator can stay in registers.
+#[cold]
+#[inline(never)]
+fn invalid_network_field(at: usize) -> ViewError {
+    ViewError::new(ViewErrorKind::InvalidNetworkField, at)
+}
+
+impl<'a> Iterator for Prefixes<'a> {
+    type Item = Result<RawPrefix<'a>, ViewError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        // Where the next entry starts depends on this entry's length octet,
+        // so a plain walk waits for every length octet in turn. The most
+        // common entry of each family is matched by a pattern instead: its
+        // size is a constant, and the walk runs ahead on the branch
+        // prediction. IPv4 /17–/24 (4 octets) and IPv6 /41–/48 (7 octets)
+        // are the bulk of the global tables.
+        let (len, octets, rest, v6) = match (self.shape, self.rest) {
+            (Shape::V4, [len @ 17..=24, tail @ ..]) if tail.len() >= 3 => {
+                let (octets, rest) = tail.split_at(3);
+                (*len, octets, rest, false)
+            }
+            (Shape::V6, [len @ 41..=48, tail @ ..]) if tail.len() >= 6 => {
+                let (octets, rest) = tail.split_at(6);
+                (*len, octets, rest, true)
+            }
+            _ => return self.next_any(),
+        };
+        self.rest = rest;
+        Some(Ok(RawPrefix {
+            path_id: None,
+            len,
+            octets,
+            v6,
+        }))
+    }
+}
+
+/// One prefix as it is on the wire, borrowed from the message: its length
+/// and the `ceil(len / 8)` address octets that carry it (RFC 4271 §4.3).
+/// The length has been checked against the address width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RawPrefix<'a> {
+    /// The ADD-PATH path identifier (RFC 7911 §3), present exactly when the
+    /// context negotiated ADD-PATH for this family and direction.
+    pub path_id: Option<u32>,
+    /// Prefix length in bits.
+    pub len: u8,
+    /// The address octets as received, trailing bits included.
+    pub octets: &'a [u8],
+    v6: bool,
+}
+
+impl RawPrefix<'_> {
+    /// The prefix as an [`IpNet`], with host bits as received.
+    pub fn net(&self) -> IpNet {
+        if self.v6 {
+            let mut a = [0u8; 16];
+            for (d, s) in a.iter_mut().zip(self.octets) {
+                *d = *s;
+            }
+            IpNet::V6(Ipv6Net::new(Ipv6Addr::from(a), self.len.min(128)).unwrap_or_default())
+        } else {
+            let mut a = [0u8; 4];
+            for (d, s) in a.iter_mut().zip(self.octets) {
+                *d = *s;
+            }
+            IpNet::V4(Ipv4Net::new(Ipv4Addr::from(a), self.len.min(32)).unwrap_or_default())
+        }
+    }
+
+    /// The entry as an owned [`Nlri`], as [`crate::Message::decode`] gives it.
+    pub fn to_nlri(&self) -> Nlri {
+        Nlri {
+            prefix: self.net(),
+            path_id: self.path_id,
+        }
+    }
+}
+
+impl std::iter::FusedIterator for Prefixes<'_> {}
