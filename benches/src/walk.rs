@@ -7,7 +7,9 @@ use bgp_proto::UpdateView;
 /// MP_UNREACH_NLRI routes are walked where they are met). Each item is
 /// checked as it is read; the walk stops at the first error, and returns
 /// `u64::MAX` then, so that a view failure cannot pass for a result.
+#[inline]
 pub fn view_walk(v: &UpdateView<'_>) -> u64 {
+    #[inline(always)]
     fn prefixes(it: bgp_proto::Prefixes<'_>) -> Option<u64> {
         let mut sum = 0;
         for p in it {

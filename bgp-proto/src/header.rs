@@ -12,6 +12,7 @@ pub const HEADER_LEN: usize = 19;
 ///
 /// Errors are the RFC 4271 §6.1 header errors: a marker that is not all ones,
 /// or a length below 19 or above `max_len` (4096, or 65535 with RFC 8654).
+#[inline]
 pub fn message_len(buf: &[u8], max_len: usize) -> Result<Option<usize>, DecodeError> {
     let Some(hdr) = buf.first_chunk::<HEADER_LEN>() else {
         return Ok(None);

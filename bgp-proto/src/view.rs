@@ -30,6 +30,36 @@ use crate::iana::{Afi, AttrType, MessageType, Safi};
 ///
 /// Attribute values are interpreted only when asked for; use
 /// [`crate::Message::decode`] for the full RFC 7606 attribute checks.
+///
+/// ```
+/// use bgp_proto::{Context, UpdateView, ViewError};
+///
+/// // An UPDATE announcing 198.51.100.0/24 with ORIGIN IGP, an empty
+/// // AS_PATH and NEXT_HOP 192.0.2.1.
+/// let mut msg = vec![0xFF; 16];
+/// msg.extend_from_slice(&[0, 41, 2, 0, 0, 0, 14]);
+/// msg.extend_from_slice(&[0x40, 1, 1, 0, 0x40, 2, 0, 0x40, 3, 4, 192, 0, 2, 1]);
+/// msg.extend_from_slice(&[24, 198, 51, 100]);
+///
+/// let ctx = Context::modern();
+/// let view = UpdateView::new(&msg, &ctx).unwrap();
+/// let mut routes = Vec::new();
+/// for p in view.nlri() {
+///     let p = p?; // a malformed prefix would stop the walk here
+///     routes.push(p.net().to_string());
+/// }
+/// for a in view.attributes() {
+///     let a = a?;
+///     if let Some(mp) = view.mp_nlri(&a)? {
+///         // IPv6 routes, for example, arrive here (RFC 4760)
+///         for p in mp.routes().into_iter().flatten() {
+///             routes.push(p?.net().to_string());
+///         }
+///     }
+/// }
+/// assert_eq!(routes, ["198.51.100.0/24"]);
+/// # Ok::<(), ViewError>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct UpdateView<'a> {
     msg: &'a [u8],
@@ -66,13 +96,13 @@ impl<'a> UpdateView<'a> {
     /// length that runs past the message is a Malformed Attribute List).
     #[inline]
     pub fn new(msg: &'a [u8], ctx: &Context) -> Result<Self, DecodeError> {
-        let len = crate::header::message_len(msg, ctx.max_message_len())?.ok_or(
-            DecodeError::new(ErrorKind::BadMessageLength { length: 0 }, 16),
-        )?;
+        let Some(len) = crate::header::message_len(msg, ctx.max_message_len())? else {
+            return Err(bad_length(0));
+        };
         let Some((&ty, body)) = msg.get(18..).and_then(<[u8]>::split_first) else {
             return Err(bad_length(len));
         };
-        if len != msg.len() || len < 23 {
+        if len != msg.len() {
             return Err(bad_length(len));
         }
         if ty != MessageType::UPDATE.0 {
@@ -80,6 +110,9 @@ impl<'a> UpdateView<'a> {
                 ErrorKind::BadMessageType { message_type: ty },
                 18,
             ));
+        }
+        if len < 23 {
+            return Err(bad_length(len));
         }
         let mal = |at: usize| DecodeError::new(ErrorKind::MalformedAttributeList, at);
         let Some((wlen, rest)) = body.split_first_chunk::<2>() else {

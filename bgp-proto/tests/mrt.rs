@@ -51,6 +51,35 @@ fn messages(raw: &[u8]) -> Vec<(bool, Bytes)> {
     out
 }
 
+/// The borrowed view finds nothing wrong in a real UPDATE and yields the
+/// routes of the owned decode.
+fn view_agrees(msg: &[u8], ctx: &Context, u: &bgp_proto::Update) {
+    let v = bgp_proto::UpdateView::new(msg, ctx).unwrap();
+    v.validate()
+        .unwrap_or_else(|e| panic!("view: {e} in {}", hex::encode(msg)));
+    let owned = |it: bgp_proto::Prefixes<'_>| -> Vec<bgp_proto::Nlri> {
+        it.map(|p| p.unwrap().to_nlri()).collect()
+    };
+    assert_eq!(owned(v.nlri()), u.nlri, "{}", hex::encode(msg));
+    assert_eq!(owned(v.withdrawn()), u.withdrawn, "{}", hex::encode(msg));
+    let reach = v.mp_reach().unwrap().and_then(|m| m.routes()).map(owned);
+    assert_eq!(
+        reach.unwrap_or_default(),
+        u.mp_reach().map(|m| m.nlri.to_vec()).unwrap_or_default(),
+        "{}",
+        hex::encode(msg)
+    );
+    let unreach = v.mp_unreach().unwrap().and_then(|m| m.routes()).map(owned);
+    assert_eq!(
+        unreach.unwrap_or_default(),
+        u.mp_unreach()
+            .map(|m| m.withdrawn.to_vec())
+            .unwrap_or_default(),
+        "{}",
+        hex::encode(msg)
+    );
+}
+
 #[test]
 fn real_updates_decode_and_reencode_exactly() {
     let dir = mrt_dir();
@@ -60,6 +89,7 @@ fn real_updates_decode_and_reencode_exactly() {
     };
     let mut total = 0usize;
     let mut soft = 0usize;
+    let mut views = 0usize;
     for entry in entries {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|e| e != "gz") {
@@ -81,6 +111,10 @@ fn real_updates_decode_and_reencode_exactly() {
                 soft += 1;
                 continue;
             }
+            if let Message::Update(u) = &decoded.message {
+                view_agrees(&msg, &ctx, u);
+                views += 1;
+            }
             let mut out = BytesMut::new();
             decoded.message.encode(&ctx, &mut out).unwrap();
             assert_eq!(
@@ -91,7 +125,10 @@ fn real_updates_decode_and_reencode_exactly() {
             );
         }
     }
-    eprintln!("decoded {total} real messages, {soft} with RFC 7606 soft errors");
+    eprintln!(
+        "decoded {total} real messages, {soft} with RFC 7606 soft errors; \
+         {views} UPDATEs walked by the view"
+    );
     assert!(
         total > 50_000,
         "expected the MRT archives to hold >50k messages, got {total}"

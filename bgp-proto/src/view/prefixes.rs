@@ -117,10 +117,6 @@ impl<'a> Iterator for Prefixes<'a> {
                 let (octets, rest) = tail.split_at(3);
                 (*len, octets, rest, false)
             }
-            (Shape::V6, [len @ 41..=48, tail @ ..]) if tail.len() >= 6 => {
-                let (octets, rest) = tail.split_at(6);
-                (*len, octets, rest, true)
-            }
             _ => return self.next_any(),
         };
         self.rest = rest;
