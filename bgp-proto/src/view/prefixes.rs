@@ -107,11 +107,12 @@ impl<'a> Iterator for Prefixes<'a> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         // Where the next entry starts depends on this entry's length octet,
-        // so a plain walk waits for every length octet in turn. The most
-        // common entry of each family is matched by a pattern instead: its
-        // size is a constant, and the walk runs ahead on the branch
-        // prediction. IPv4 /17–/24 (4 octets) and IPv6 /41–/48 (7 octets)
-        // are the bulk of the global tables.
+        // so a plain walk waits for every length octet in turn. IPv4
+        // /17–/24, the bulk of the global table, is matched by a pattern
+        // instead: its size is a constant (4 octets), and the walk runs
+        // ahead on the branch prediction. The same for IPv6 /41–/48 measured
+        // slower (docs/performance.md §1, round 4): too few IPv6 prefixes
+        // share one size for the branch to predict well.
         let (len, octets, rest, v6) = match (self.shape, self.rest) {
             (Shape::V4, [len @ 17..=24, tail @ ..]) if tail.len() >= 3 => {
                 let (octets, rest) = tail.split_at(3);
