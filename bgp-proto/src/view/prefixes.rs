@@ -95,6 +95,8 @@ impl<'a> Prefixes<'a> {
 }
 
 // Out of line and without `self`, so that the iterator can stay in registers.
+// One per iterator on purpose: a shared `ViewError` constructor for both
+// measured 25–30 % slower walks (docs/performance.md §1, round 4).
 #[cold]
 #[inline(never)]
 fn invalid_network_field(at: usize) -> ViewError {
