@@ -18,7 +18,8 @@
 //!   map to the exact NOTIFICATION of RFC 4271 §6 ([`DecodeError::notification`]).
 //!   Malformed attributes get the RFC 7606 action ([`AttrAction`]); a message
 //!   with only soft errors still decodes and the errors come with it.
-//! - [`UpdateView`] walks a received UPDATE without allocating.
+//! - [`UpdateView`] walks a received UPDATE without allocating, checking each
+//!   prefix and attribute as it reads it.
 //! - [`UpdateBuilder`] packs many prefixes into as few UPDATEs as the
 //!   negotiated maximum allows.
 //!

@@ -44,6 +44,15 @@ impl ViewError {
         Self { kind, offset }
     }
 
+    /// [`ViewError::new`] out of line, for the iterators' error paths: a
+    /// cold call that takes no `&mut self`, so that an iterator's state can
+    /// stay in registers.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn cold(kind: ViewErrorKind, offset: usize) -> Self {
+        Self::new(kind, offset)
+    }
+
     /// The full error for `msg`, the message the view was made from. For
     /// the attribute errors the NOTIFICATION data is the attribute, copied
     /// from `msg` (RFC 4271 §6.3).

