@@ -6,8 +6,8 @@
 //! Total Path Attribute Length. Every iterator then checks each entry as it
 //! yields it, and yields the error instead when an entry is malformed, with
 //! the error's kind and offset; [`UpdateView::decode_error`] turns it into
-//! the [`DecodeError`] that [`crate::Message::decode`] reports for the same
-//! octets.
+//! a [`DecodeError`] of the kind [`crate::Message::decode`] reports for the
+//! same octets.
 //! A caller that walks everything has therefore checked everything, once:
 //! there is no separate validation pass over the prefixes or the attribute
 //! framing. [`UpdateView::validate`] does that walk for callers who want the
@@ -161,8 +161,10 @@ impl<'a> UpdateView<'a> {
     }
 
     /// The [`DecodeError`] for `e`, an error met while walking this view:
-    /// the error [`crate::Message::decode`] reports for the same octets,
-    /// with its NOTIFICATION data (RFC 4271 §6.3).
+    /// the kind [`crate::Message::decode`] reports for the same octets, and
+    /// so the same NOTIFICATION with its data (RFC 4271 §6.3). The offset is
+    /// the bad entry's; for a prefix inside MP_REACH_NLRI or
+    /// MP_UNREACH_NLRI `Message::decode` gives the attribute's instead.
     pub fn decode_error(&self, e: ViewError) -> DecodeError {
         e.into_decode_error(self.msg)
     }

@@ -4,9 +4,9 @@ use crate::error::{DecodeError, ErrorKind};
 
 /// A malformed entry met while walking an [`super::UpdateView`]: small and
 /// `Copy`, so that the walk's items stay in registers.
-/// [`super::UpdateView::decode_error`] turns it into the [`DecodeError`]
-/// that [`crate::Message::decode`] reports for the same octets, which knows
-/// its NOTIFICATION (RFC 4271 §6.3).
+/// [`super::UpdateView::decode_error`] turns it into a [`DecodeError`] of
+/// the kind [`crate::Message::decode`] reports for the same octets, which
+/// knows its NOTIFICATION (RFC 4271 §6.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{kind} (at byte {offset})")]
 pub struct ViewError {
