@@ -142,21 +142,29 @@ impl Iterator for NlriIter<'_> {
         let n = usize::from(plen).div_ceil(8);
         let bytes = rest.get(..n)?;
         self.field = rest.get(n..)?;
-        // Fixed-size buffers filled byte by byte: no memmove call per prefix.
-        let prefix = if self.v6 {
-            let mut o = [0u8; 16];
-            for (d, s) in o.iter_mut().zip(bytes) {
-                *d = *s;
-            }
-            IpNet::V6(Ipv6Net::new(Ipv6Addr::from(o), plen).ok()?)
-        } else {
-            let mut o = [0u8; 4];
-            for (d, s) in o.iter_mut().zip(bytes) {
-                *d = *s;
-            }
-            IpNet::V4(Ipv4Net::new(Ipv4Addr::from(o), plen).ok()?)
-        };
+        let prefix = ip_net(bytes, plen, self.v6)?;
         Some(Nlri { prefix, path_id })
+    }
+}
+
+/// The prefix of `len` bits carried by `octets`, the `ceil(len / 8)` address
+/// octets of an NLRI entry (RFC 4271 §4.3), host bits as received; `None`
+/// when `len` exceeds the address width.
+#[inline]
+pub(crate) fn ip_net(octets: &[u8], len: u8, v6: bool) -> Option<IpNet> {
+    // Fixed-size buffers filled byte by byte: no memmove call per prefix.
+    if v6 {
+        let mut o = [0u8; 16];
+        for (d, s) in o.iter_mut().zip(octets) {
+            *d = *s;
+        }
+        Ipv6Net::new(Ipv6Addr::from(o), len).ok().map(IpNet::V6)
+    } else {
+        let mut o = [0u8; 4];
+        for (d, s) in o.iter_mut().zip(octets) {
+            *d = *s;
+        }
+        Ipv4Net::new(Ipv4Addr::from(o), len).ok().map(IpNet::V4)
     }
 }
 

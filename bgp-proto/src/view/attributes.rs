@@ -58,6 +58,14 @@ impl<'a> RawAttributes<'a> {
     }
 }
 
+/// The octets (header and value) of the attribute at the start of `field`,
+/// when it is whole.
+pub(super) fn first_whole(field: &[u8]) -> Option<&[u8]> {
+    let mut it = RawAttributes::new(field, field.len());
+    it.next()?.ok()?;
+    field.get(..field.len() - it.rest.len())
+}
+
 impl<'a> Iterator for RawAttributes<'a> {
     type Item = Result<RawAttribute<'a>, ViewError>;
 

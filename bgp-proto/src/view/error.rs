@@ -59,14 +59,7 @@ impl ViewError {
     pub(crate) fn into_decode_error(self, msg: &[u8]) -> DecodeError {
         let attribute = || {
             let rest = msg.get(self.offset..).unwrap_or_default();
-            let whole = match rest {
-                [f, _, l, ..] if f & crate::attribute::AttrFlags::EXTENDED_LENGTH == 0 => {
-                    3 + usize::from(*l)
-                }
-                [_, _, l1, l2, ..] => 4 + usize::from(u16::from_be_bytes([*l1, *l2])),
-                _ => rest.len(),
-            };
-            bytes::Bytes::copy_from_slice(rest.get(..whole).unwrap_or(rest))
+            bytes::Bytes::copy_from_slice(super::attributes::first_whole(rest).unwrap_or(rest))
         };
         let kind = match self.kind {
             ViewErrorKind::InvalidNetworkField => ErrorKind::InvalidNetworkField,

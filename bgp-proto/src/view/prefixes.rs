@@ -1,9 +1,7 @@
 //! The prefixes of one NLRI field of an [`super::UpdateView`], checked as
 //! they are read (RFC 4271 §4.3, RFC 4760 §5, RFC 7911 §3).
 
-use std::net::{Ipv4Addr, Ipv6Addr};
-
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use ipnet::{IpNet, Ipv4Net};
 
 use super::error::{ViewError, ViewErrorKind};
 use crate::iana::Afi;
@@ -144,19 +142,9 @@ pub struct RawPrefix<'a> {
 impl RawPrefix<'_> {
     /// The prefix as an [`IpNet`], with host bits as received.
     pub fn net(&self) -> IpNet {
-        if self.v6 {
-            let mut a = [0u8; 16];
-            for (d, s) in a.iter_mut().zip(self.octets) {
-                *d = *s;
-            }
-            IpNet::V6(Ipv6Net::new(Ipv6Addr::from(a), self.len.min(128)).unwrap_or_default())
-        } else {
-            let mut a = [0u8; 4];
-            for (d, s) in a.iter_mut().zip(self.octets) {
-                *d = *s;
-            }
-            IpNet::V4(Ipv4Net::new(Ipv4Addr::from(a), self.len.min(32)).unwrap_or_default())
-        }
+        let bits = if self.v6 { 128 } else { 32 };
+        crate::nlri::ip_net(self.octets, self.len.min(bits), self.v6)
+            .unwrap_or(IpNet::V4(Ipv4Net::default()))
     }
 
     /// The entry as an owned [`Nlri`], as [`crate::Message::decode`] gives it.
