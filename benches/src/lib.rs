@@ -244,6 +244,63 @@ pub fn synthetic_ipv4(count: usize, seed: u64) -> Corpus {
     Corpus::from_parts("synthetic IPv4 unicast".into(), buf, &spans)
 }
 
+/// How [`reshape_ipv4`] rewrites the NLRI field of every message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reshape {
+    /// Every prefix becomes a /24 (four octets); each message keeps its
+    /// number of prefixes.
+    All24,
+    /// Every message carries ten /24 prefixes.
+    Ten24,
+}
+
+/// `c`'s UPDATEs with the same attributes and a rewritten IPv4 NLRI field.
+/// A diagnostic for the borrowed view (`codec-bench --view-shapes`): it
+/// separates what the prefix sizes cost from what the prefix counts cost.
+/// Messages the view cannot walk are left out.
+pub fn reshape_ipv4(c: &Corpus, how: Reshape) -> Corpus {
+    let ctx = bgp_proto::Context::modern();
+    let mut buf = Vec::with_capacity(c.buf.len());
+    let mut spans = Vec::with_capacity(c.msgs.len());
+    let mut attrs = Vec::with_capacity(256);
+    let mut nlri = Vec::with_capacity(256);
+    for m in &c.msgs {
+        let Ok(v) = bgp_proto::UpdateView::new(&m.bytes, &ctx) else {
+            continue;
+        };
+        attrs.clear();
+        nlri.clear();
+        let mut whole = true;
+        for a in v.attributes() {
+            let Ok(a) = a else {
+                whole = false;
+                break;
+            };
+            let extended = a.flags.extended_length();
+            put_attr(&mut attrs, a.flags.0 & !0x10, a.code.0, a.value, extended);
+        }
+        let count = match how {
+            Reshape::All24 => v.nlri().count(),
+            Reshape::Ten24 => 10,
+        };
+        for i in 0..count {
+            put_prefix(
+                &mut nlri,
+                &[198, 51, u8::try_from(i % 256).unwrap_or(0)],
+                24,
+            );
+        }
+        if whole {
+            spans.push(put_update(&mut buf, &attrs, &nlri));
+        }
+    }
+    let name = match how {
+        Reshape::All24 => format!("{}, every prefix a /24", c.name),
+        Reshape::Ten24 => format!("{}, ten /24 per message", c.name),
+    };
+    Corpus::from_parts(name, buf, &spans)
+}
+
 /// `count` IPv6 unicast UPDATEs: MP_REACH_NLRI (first, as RFC 7606 §5.1
 /// asks) with a 16- or 32-octet next hop and 1–20 prefixes, then ORIGIN,
 /// AS_PATH, MED and COMMUNITIES. Decode with a 4-octet-AS context.
@@ -400,4 +457,61 @@ fn extract(
 /// (`../shared/data/mrt/`), resolved from this crate's manifest directory.
 pub fn default_mrt_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mrt")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use bgp_proto::{Context, Message};
+
+    /// The IPv4 unicast prefixes of every message, as the owned decode reads them.
+    fn routes(c: &Corpus) -> Vec<Vec<u8>> {
+        c.msgs
+            .iter()
+            .map(|m| {
+                let d = Message::decode(&m.bytes, &Context::modern()).expect("decodes");
+                let Message::Update(u) = d.message else {
+                    panic!("not an UPDATE")
+                };
+                u.nlri.iter().map(|n| n.prefix.prefix_len()).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reshaped_corpora_keep_the_messages_and_change_only_the_prefixes() {
+        let c = synthetic_ipv4(300, 7);
+        let before = routes(&c);
+        assert!(
+            before.iter().flatten().any(|&l| l != 24),
+            "the mix is varied"
+        );
+
+        let all24 = reshape_ipv4(&c, Reshape::All24);
+        assert_eq!(all24.msgs.len(), c.msgs.len());
+        let after = routes(&all24);
+        for (b, a) in before.iter().zip(&after) {
+            assert_eq!(a.len(), b.len(), "same number of prefixes per message");
+            assert!(a.iter().all(|&l| l == 24));
+        }
+
+        let ten = reshape_ipv4(&c, Reshape::Ten24);
+        assert_eq!(ten.msgs.len(), c.msgs.len());
+        assert!(
+            routes(&ten)
+                .iter()
+                .all(|r| r.len() == 10 && r.iter().all(|&l| l == 24))
+        );
+
+        // The attributes are carried over octet for octet.
+        let ctx = Context::modern();
+        for (m, r) in c.msgs.iter().zip(&ten.msgs) {
+            let a = bgp_proto::UpdateView::new(&m.bytes, &ctx).unwrap();
+            let b = bgp_proto::UpdateView::new(&r.bytes, &ctx).unwrap();
+            let a: Vec<_> = a.attributes().map(Result::unwrap).collect();
+            let b: Vec<_> = b.attributes().map(Result::unwrap).collect();
+            assert_eq!(a, b);
+        }
+    }
 }

@@ -3,8 +3,9 @@
 use bgp_proto::UpdateView;
 
 /// The borrowed view's walk: every prefix of every route field and every
-/// attribute, in one pass over the attributes (MP_REACH_NLRI and
-/// MP_UNREACH_NLRI routes are walked where they are met). Each item is
+/// attribute, in the order they sit in the message (withdrawn routes, the
+/// attributes, then the announced routes), with MP_REACH_NLRI and
+/// MP_UNREACH_NLRI routes walked where they are met. Each item is
 /// checked as it is read; the walk stops at the first error, and returns
 /// `u64::MAX` then, so that a view failure cannot pass for a result.
 #[inline]
@@ -18,7 +19,7 @@ pub fn view_walk(v: &UpdateView<'_>) -> u64 {
         Some(sum)
     }
     let walk = || -> Option<u64> {
-        let mut sum = prefixes(v.withdrawn())? + prefixes(v.nlri())?;
+        let mut sum = prefixes(v.withdrawn())?;
         for a in v.attributes() {
             let a = a.ok()?;
             sum += u64::from(a.code.0) + a.value.len() as u64;
@@ -26,7 +27,7 @@ pub fn view_walk(v: &UpdateView<'_>) -> u64 {
                 sum += prefixes(routes)?;
             }
         }
-        Some(sum)
+        Some(sum + prefixes(v.nlri())?)
     };
     walk().unwrap_or(u64::MAX)
 }
