@@ -21,6 +21,7 @@ pub use attributes::{RawAttribute, RawAttributes};
 pub use error::{ViewError, ViewErrorKind};
 pub use prefixes::{Prefixes, RawPrefix};
 
+use crate::attribute::AttrFlags;
 use crate::context::{Context, Family};
 use crate::error::{DecodeError, ErrorKind};
 use crate::iana::{Afi, AttrType, MessageType, Safi};
@@ -236,18 +237,30 @@ impl<'a> UpdateView<'a> {
             AttrType::MP_REACH_NLRI => {
                 let Some(([a1, a2, safi, nh_len], rest)) = attr.value.split_first_chunk::<4>()
                 else {
-                    return Err(self.mp_error(ViewErrorKind::AttributeLength, attr));
+                    return Err(self.mp_error(
+                        ViewErrorKind::AttributeLength,
+                        attr.flags,
+                        attr.value,
+                    ));
                 };
                 let Some((next_hop, [_reserved, field @ ..])) =
                     rest.split_at_checked(usize::from(*nh_len))
                 else {
-                    return Err(self.mp_error(ViewErrorKind::NextHopLength, attr));
+                    return Err(self.mp_error(
+                        ViewErrorKind::NextHopLength,
+                        attr.flags,
+                        attr.value,
+                    ));
                 };
                 (family(*a1, *a2, *safi), next_hop, field)
             }
             AttrType::MP_UNREACH_NLRI => {
                 let Some(([a1, a2, safi], field)) = attr.value.split_first_chunk::<3>() else {
-                    return Err(self.mp_error(ViewErrorKind::AttributeLength, attr));
+                    return Err(self.mp_error(
+                        ViewErrorKind::AttributeLength,
+                        attr.flags,
+                        attr.value,
+                    ));
                 };
                 (family(*a1, *a2, *safi), &[][..], field)
             }
@@ -269,10 +282,14 @@ impl<'a> UpdateView<'a> {
         }))
     }
 
+    /// The error for the attribute with `flags` and `value`, out of line.
+    /// It takes the attribute's parts rather than the attribute: a
+    /// `RawAttribute` argument is passed through memory, and the walk then
+    /// stored every attribute on the stack in case of an error.
     #[cold]
     #[inline(never)]
-    fn mp_error(&self, kind: ViewErrorKind, attr: &RawAttribute<'a>) -> ViewError {
-        ViewError::new(kind, attr.offset(self.msg))
+    fn mp_error(&self, kind: ViewErrorKind, flags: AttrFlags, value: &'a [u8]) -> ViewError {
+        ViewError::new(kind, attributes::header_offset(self.msg, flags, value))
     }
 }
 

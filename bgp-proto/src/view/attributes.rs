@@ -20,12 +20,13 @@ impl RawAttribute<'_> {
     pub fn as_u32(&self) -> Option<u32> {
         <[u8; 4]>::try_from(self.value).ok().map(u32::from_be_bytes)
     }
+}
 
-    /// Offset of the attribute's flags octet in `msg`, the message it was read from.
-    pub(crate) fn offset(&self, msg: &[u8]) -> usize {
-        let header = if self.flags.extended_length() { 4 } else { 3 };
-        crate::wire::offset(msg, self.value).saturating_sub(header)
-    }
+/// Offset in `msg` of the flags octet of the attribute with `flags` whose
+/// value is `value`, a slice of `msg`.
+pub(crate) fn header_offset(msg: &[u8], flags: AttrFlags, value: &[u8]) -> usize {
+    let header = if flags.extended_length() { 4 } else { 3 };
+    crate::wire::offset(msg, value).saturating_sub(header)
 }
 
 /// Iterator over the attributes of an [`super::UpdateView`].
