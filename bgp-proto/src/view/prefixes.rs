@@ -108,8 +108,9 @@ impl<'a> Iterator for Prefixes<'a> {
         // slower (docs/performance.md §1, round 4): too few IPv6 prefixes
         // share one size for the branch to predict well. The arm takes the
         // whole 4-octet entry with one length check, so the hot loop is ten
-        // instructions (round 5 of §1: this and walking the message in wire
-        // order took synthetic IPv4 from 7.3–7.8× to 8.5–9.7×).
+        // instructions (round 5 of §1: with the bench walking the message in
+        // wire order, synthetic IPv4 went from 7.3–7.8× to 8.5–9.5× in
+        // `--quick` runs taken in turns).
         match (self.shape, self.rest.split_first_chunk::<4>()) {
             (Shape::V4, Some(([len @ 17..=24, octets @ ..], rest))) => {
                 self.rest = rest;
