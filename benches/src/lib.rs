@@ -276,13 +276,23 @@ pub fn reshape_ipv4(c: &Corpus, how: Reshape) -> Corpus {
                 whole = false;
                 break;
             };
-            let extended = a.flags.extended_length();
-            put_attr(&mut attrs, a.flags.0 & !0x10, a.code.0, a.value, extended);
+            let flags = a.flags.0 & !bgp_proto::attribute::AttrFlags::EXTENDED_LENGTH;
+            put_attr(
+                &mut attrs,
+                flags,
+                a.code.0,
+                a.value,
+                a.flags.extended_length(),
+            );
         }
-        let count = match how {
-            Reshape::All24 => v.nlri().count(),
-            Reshape::Ten24 => 10,
-        };
+        let mut count = 0;
+        for p in v.nlri() {
+            whole &= p.is_ok();
+            count += 1;
+        }
+        if how == Reshape::Ten24 {
+            count = 10;
+        }
         for i in 0..count {
             put_prefix(
                 &mut nlri,
