@@ -1147,8 +1147,7 @@ fn view_shapes(corpora: &[Corpus], target: Duration) {
     let mut items: Vec<Item<'_>> = shapes
         .iter()
         .map(|s| {
-            let mut r = Row::new(&s.name, "view walk", Kind::OursView);
-            r.measured = s.msgs.len();
+            let r = Row::new(&s.name, "view walk", Kind::OursView);
             Item::new(r, s.msgs.len(), s.total_bytes(), move || {
                 let mut sum = 0u64;
                 for m in &s.msgs {
