@@ -122,22 +122,58 @@ impl Update {
                 .is_some_and(|m| !m.nlri.is_empty() || !m.opaque_nlri.is_empty())
     }
 
+    /// AGGREGATOR as received (see [`Update::effective_aggregator`] for RFC
+    /// 6793 merging).
+    pub fn aggregator(&self) -> Option<&Aggregator> {
+        match self.attribute(AttrType::AGGREGATOR)? {
+            AttrValue::Aggregator(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// AS4_AGGREGATOR as received.
+    pub fn as4_aggregator(&self) -> Option<&Aggregator> {
+        match self.attribute(AttrType::AS4_AGGREGATOR)? {
+            AttrValue::As4Aggregator(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Whether RFC 6793 §4.2.3 says to ignore AS4_PATH and AS4_AGGREGATOR:
+    /// AGGREGATOR is present and names an AS other than AS_TRANS.
+    fn as4_attributes_ignored(&self) -> bool {
+        self.aggregator().is_some_and(|a| a.asn != AS_TRANS)
+    }
+
     /// The AS path after the RFC 6793 §4.2.3 reconstruction for a session
     /// without 4-octet AS support: AS4_PATH replaces the tail of AS_PATH it
     /// covers, unless it is longer than AS_PATH, or AGGREGATOR names an AS
     /// other than AS_TRANS (then AS4_PATH and AS4_AGGREGATOR are ignored).
-    /// With no AS4_PATH this is the AS_PATH.
+    /// With no AS4_PATH this is the AS_PATH. On a session with 4-octet AS
+    /// numbers the AS_PATH is already complete: use [`Update::as_path`].
     pub fn effective_as_path(&self) -> Option<AsPath> {
         let path = self.as_path()?;
-        let Some(AttrValue::As4Path(as4)) = self.attribute(AttrType::AS4_PATH) else {
-            return Some(path.clone());
-        };
-        if let Some(AttrValue::Aggregator(a)) = self.attribute(AttrType::AGGREGATOR) {
-            if a.asn != AS_TRANS {
-                return Some(path.clone());
+        match self.attribute(AttrType::AS4_PATH) {
+            Some(AttrValue::As4Path(as4)) if !self.as4_attributes_ignored() => {
+                Some(merge_as4_path(path, as4))
             }
+            _ => Some(path.clone()),
         }
-        Some(merge_as4_path(path, as4))
+    }
+
+    /// The aggregator after the RFC 6793 §4.2.3 reconstruction for a session
+    /// without 4-octet AS support: an AGGREGATOR whose AS is AS_TRANS is
+    /// replaced by AS4_AGGREGATOR (AS and address) when that is present;
+    /// any other AGGREGATOR is used as received, and AS4_AGGREGATOR is then
+    /// ignored. AS4_AGGREGATOR without AGGREGATOR is ignored too: it only
+    /// ever stands in for an AGGREGATOR. On a session with 4-octet AS
+    /// numbers use [`Update::aggregator`].
+    pub fn effective_aggregator(&self) -> Option<Aggregator> {
+        let aggregator = self.aggregator()?;
+        match self.as4_aggregator() {
+            Some(as4) if aggregator.asn == AS_TRANS => Some(*as4),
+            _ => Some(*aggregator),
+        }
     }
 
     /// Decodes the body of `whole` (a complete UPDATE message) into `self`,
@@ -653,6 +689,162 @@ mod tests {
         );
         let longer = AsPath::from_sequence([1, 2, 3, 4]);
         assert_eq!(merge_as4_path(&path, &longer), path);
+    }
+
+    /// One AS path segment on the wire with 2-octet ASNs (RFC 4271 §4.3).
+    fn segment2(kind: u8, asns: &[u16]) -> Vec<u8> {
+        let mut v = vec![kind, u8::try_from(asns.len()).unwrap_or(0)];
+        for a in asns {
+            v.extend_from_slice(&a.to_be_bytes());
+        }
+        v
+    }
+
+    /// One AS path segment on the wire with 4-octet ASNs (AS4_PATH, RFC 6793 §3).
+    fn segment4(kind: u8, asns: &[u32]) -> Vec<u8> {
+        let mut v = vec![kind, u8::try_from(asns.len()).unwrap_or(0)];
+        for a in asns {
+            v.extend_from_slice(&a.to_be_bytes());
+        }
+        v
+    }
+
+    /// An UPDATE from a peer without 4-octet AS support announcing
+    /// 192.0.2.0/24, with the given AS_PATH value and optional AGGREGATOR
+    /// (2-octet AS), AS4_PATH and AS4_AGGREGATOR values, written octet by
+    /// octet as RFC 4271 §4.3 and RFC 6793 §3 lay them out.
+    fn old_speaker_update(
+        as_path: &[u8],
+        aggregator: Option<(u16, [u8; 4])>,
+        as4_path: Option<&[u8]>,
+        as4_aggregator: Option<(u32, [u8; 4])>,
+    ) -> Update {
+        let mut attrs = vec![0x40, 1, 1, 0];
+        attrs.extend_from_slice(&[0x40, 2, u8::try_from(as_path.len()).unwrap_or(0)]);
+        attrs.extend_from_slice(as_path);
+        attrs.extend_from_slice(&[0x40, 3, 4, 192, 0, 2, 1]);
+        if let Some((asn, id)) = aggregator {
+            attrs.extend_from_slice(&[0xc0, 7, 6]);
+            attrs.extend_from_slice(&asn.to_be_bytes());
+            attrs.extend_from_slice(&id);
+        }
+        if let Some(p) = as4_path {
+            attrs.extend_from_slice(&[0xc0, 17, u8::try_from(p.len()).unwrap_or(0)]);
+            attrs.extend_from_slice(p);
+        }
+        if let Some((asn, id)) = as4_aggregator {
+            attrs.extend_from_slice(&[0xc0, 18, 8]);
+            attrs.extend_from_slice(&asn.to_be_bytes());
+            attrs.extend_from_slice(&id);
+        }
+        let nlri = [24, 192, 0, 2];
+        let len = 19 + 2 + 2 + attrs.len() + nlri.len();
+        let mut msg = vec![0xff; 16];
+        msg.extend_from_slice(&u16::try_from(len).unwrap_or(0).to_be_bytes());
+        msg.extend_from_slice(&[2, 0, 0]);
+        msg.extend_from_slice(&u16::try_from(attrs.len()).unwrap_or(0).to_be_bytes());
+        msg.extend_from_slice(&attrs);
+        msg.extend_from_slice(&nlri);
+        let ctx = Context {
+            four_octet_as: false,
+            ..Context::modern()
+        };
+        let d = crate::Message::decode(&Bytes::from(msg), &ctx).unwrap();
+        assert!(d.errors.is_empty(), "{:?}", d.errors);
+        match d.message {
+            crate::Message::Update(u) => u,
+            other => panic!("not an UPDATE: {other:?}"),
+        }
+    }
+
+    const TRANS: u16 = 23_456;
+
+    /// RFC 6793 §4.2.3: AGGREGATOR with AS_TRANS is replaced by
+    /// AS4_AGGREGATOR, and AS4_PATH is merged.
+    #[test]
+    fn as_trans_aggregator_takes_as4_aggregator() {
+        let u = old_speaker_update(
+            &segment2(2, &[65001, TRANS]),
+            Some((TRANS, [192, 0, 2, 9])),
+            Some(&segment4(2, &[4_200_000_001])),
+            Some((4_200_000_002, [198, 51, 100, 7])),
+        );
+        assert_eq!(u.aggregator().map(|a| a.asn), Some(u32::from(TRANS)));
+        assert_eq!(
+            u.effective_aggregator(),
+            Some(Aggregator {
+                asn: 4_200_000_002,
+                address: Ipv4Addr::new(198, 51, 100, 7),
+            })
+        );
+        assert_eq!(
+            u.effective_as_path().map(|p| p.to_string()).as_deref(),
+            Some("65001 4200000001")
+        );
+    }
+
+    /// RFC 6793 §4.2.3: an AGGREGATOR naming an AS other than AS_TRANS
+    /// means AS4_AGGREGATOR and AS4_PATH are both ignored.
+    #[test]
+    fn real_aggregator_ignores_as4_attributes() {
+        let u = old_speaker_update(
+            &segment2(2, &[65001, TRANS]),
+            Some((64_512, [192, 0, 2, 9])),
+            Some(&segment4(2, &[4_200_000_001])),
+            Some((4_200_000_002, [198, 51, 100, 7])),
+        );
+        assert_eq!(
+            u.effective_aggregator(),
+            Some(Aggregator {
+                asn: 64_512,
+                address: Ipv4Addr::new(192, 0, 2, 9),
+            })
+        );
+        assert_eq!(
+            u.effective_as_path().map(|p| p.to_string()).as_deref(),
+            Some("65001 23456")
+        );
+        // No AGGREGATOR: AS4_AGGREGATOR alone is not an aggregator, and
+        // AS4_PATH is merged.
+        let u = old_speaker_update(
+            &segment2(2, &[65001, TRANS]),
+            None,
+            Some(&segment4(2, &[4_200_000_001])),
+            Some((4_200_000_002, [198, 51, 100, 7])),
+        );
+        assert_eq!(u.effective_aggregator(), None);
+        assert_eq!(u.as4_aggregator().map(|a| a.asn), Some(4_200_000_002));
+        assert_eq!(
+            u.effective_as_path().map(|p| p.to_string()).as_deref(),
+            Some("65001 4200000001")
+        );
+    }
+
+    /// RFC 6793 §4.2.3: AS_SET counts as one AS and confederation segments
+    /// as none when the leading part of AS_PATH is kept; confederation
+    /// segments in AS4_PATH are dropped (RFC 6793 §6).
+    #[test]
+    fn as4_merge_counts_sets_once_and_confeds_not_at_all() {
+        let mut path = segment2(3, &[65010]); // AS_CONFED_SEQUENCE: counts 0
+        path.extend(segment2(2, &[100, TRANS, TRANS])); // counts 3
+        path.extend(segment2(1, &[200, TRANS])); // AS_SET: counts 1
+        let mut as4 = segment4(3, &[4_200_000_099]); // confed: dropped
+        as4.extend(segment4(2, &[4_200_000_001, 4_200_000_002]));
+        as4.extend(segment4(1, &[200, 4_200_000_003]));
+        let u = old_speaker_update(&path, None, Some(&as4), None);
+        // AS_PATH counts 4 and AS4_PATH 3, so one AS of AS_PATH's leading
+        // part is kept (the confederation segment before it counts none).
+        assert_eq!(
+            u.effective_as_path().map(|p| p.to_string()).as_deref(),
+            Some("(65010) 100 4200000001 4200000002 {200 4200000003}")
+        );
+        // An AS4_PATH longer than AS_PATH is ignored.
+        let long = segment4(2, &[1, 2, 3, 4, 5]);
+        let u = old_speaker_update(&segment2(2, &[65001, TRANS]), None, Some(&long), None);
+        assert_eq!(
+            u.effective_as_path().map(|p| p.to_string()).as_deref(),
+            Some("65001 23456")
+        );
     }
 }
 
