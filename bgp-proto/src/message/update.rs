@@ -244,11 +244,17 @@ impl Update {
 
     /// RFC 7606 §3 d: a missing well-known mandatory attribute makes the UPDATE
     /// treat-as-withdraw. They are only required when routes are announced;
-    /// NEXT_HOP only for routes in the NLRI field (RFC 4760 §3).
+    /// NEXT_HOP only for routes in the NLRI field (RFC 4760 §3). One that was
+    /// present but malformed already has its own error, with the same
+    /// action, and is not reported missing as well.
     fn check_mandatory(&self, present: Present, offset: usize, errors: &mut Vec<AttrError>) {
         let mut need = [AttrType::ORIGIN, AttrType::AS_PATH, AttrType::NEXT_HOP].into_iter();
         let classic = !self.nlri.is_empty();
-        let missing = need.find(|c| (*c != AttrType::NEXT_HOP || classic) && !present.has(*c));
+        let missing = need.find(|c| {
+            (*c != AttrType::NEXT_HOP || classic)
+                && !present.has(*c)
+                && !errors.iter().any(|e| e.code == *c)
+        });
         if let Some(code) = missing {
             errors.push(AttrError {
                 code,
@@ -758,6 +764,26 @@ mod tests {
     }
 
     const TRANS: u16 = 23_456;
+
+    /// RFC 7606 §3 d and §7.1: a malformed ORIGIN (value 3) is one
+    /// treat-as-withdraw error, not also a Missing Well-known Attribute.
+    #[test]
+    fn malformed_mandatory_attribute_is_not_also_reported_missing() {
+        let attrs = [
+            0x40, 1, 1, 3, // ORIGIN with an undefined value
+            0x40, 2, 0, // empty AS_PATH
+            0x40, 3, 4, 192, 0, 2, 1, // NEXT_HOP
+        ];
+        let mut msg = vec![0xff; 16];
+        let len = 19 + 4 + attrs.len() + 4;
+        msg.extend_from_slice(&u16::try_from(len).unwrap_or(0).to_be_bytes());
+        msg.extend_from_slice(&[2, 0, 0, 0, u8::try_from(attrs.len()).unwrap_or(0)]);
+        msg.extend_from_slice(&attrs);
+        msg.extend_from_slice(&[24, 192, 0, 2]);
+        let d = crate::Message::decode(&Bytes::from(msg), &Context::modern()).unwrap();
+        let codes: Vec<_> = d.errors.iter().map(|e| (e.code, e.action)).collect();
+        assert_eq!(codes, [(AttrType::ORIGIN, AttrAction::TreatAsWithdraw)]);
+    }
 
     /// RFC 6793 §4.2.3: AGGREGATOR with AS_TRANS is replaced by
     /// AS4_AGGREGATOR, and AS4_PATH is merged.
