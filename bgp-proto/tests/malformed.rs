@@ -40,8 +40,7 @@ enum Expect {
     /// Decodes, with the strongest RFC 7606 action as given.
     Soft(AttrAction),
     /// Decodes with this strongest action, and the first error (the
-    /// malformed attribute's own; a malformed mandatory attribute is also
-    /// reported missing after it) maps to NOTIFICATION (code, subcode, data),
+    /// malformed attribute's own) maps to NOTIFICATION (code, subcode, data),
     /// for a caller that resets the session anyway or logs the error.
     SoftNotify(AttrAction, u8, u8, Vec<u8>),
 }
@@ -49,7 +48,7 @@ use Expect::{Notify, Soft, SoftNotify};
 
 /// Treat-as-withdraw attribute errors (RFC 7606) as attribute fields, with
 /// the UPDATE Message Error subcode and data of their NOTIFICATION (RFC 4271
-/// §6.3: the data of subcodes 4, 8 and 9 is the erroneous attribute, type
+/// §6.3: the data of subcodes 4, 5, 8 and 9 is the erroneous attribute, type
 /// (flags and code), length and value; Malformed AS_PATH, 11, has none).
 fn soft_errors() -> Vec<(&'static str, Vec<u8>, u8, Vec<u8>)> {
     // An extra attribute after the mandatory ones, and the data naming it.
@@ -91,17 +90,19 @@ fn soft_errors() -> Vec<(&'static str, Vec<u8>, u8, Vec<u8>)> {
         ("NEXT_HOP 0.0.0.0", nh_zero.0, 8, nh_zero.1),
         ("NEXT_HOP multicast", nh_multicast.0, 8, nh_multicast.1),
         ("NEXT_HOP broadcast", nh_broadcast.0, 8, nh_broadcast.1),
-        // 3/9 Optional Attribute Error.
-        ("COMMUNITIES length 5", comm5.0, 9, comm5.1),
-        ("COMMUNITIES length 0", comm0.0, 9, comm0.1),
-        ("EXTENDED COMMUNITIES length 7", ext7.0, 9, ext7.1),
+        // 3/5 Attribute Length Error: a community list whose length is not
+        // a non-zero multiple of its entry size (RFC 4271 §6.3; the action
+        // is RFC 7606 §7.8, §7.14, §7.15 and RFC 8092 §6).
+        ("COMMUNITIES length 5", comm5.0, 5, comm5.1),
+        ("COMMUNITIES length 0", comm0.0, 5, comm0.1),
+        ("EXTENDED COMMUNITIES length 7", ext7.0, 5, ext7.1),
         (
             "IPv6 extended communities length 19",
             v6ext19.0,
-            9,
+            5,
             v6ext19.1,
         ),
-        ("LARGE_COMMUNITY length 11", large11.0, 9, large11.1),
+        ("LARGE_COMMUNITY length 11", large11.0, 5, large11.1),
         // 3/11 Malformed AS_PATH.
         (
             "AS_PATH segment overrun",
@@ -409,7 +410,14 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Expect)> {
                 .concat(),
                 &[],
             ),
-            Soft(AttrAction::AfiSafiDisable),
+            // 3/9 Optional Attribute Error (RFC 7606 §7.11), data the
+            // attribute (RFC 4271 §6.3).
+            SoftNotify(
+                AttrAction::AfiSafiDisable,
+                3,
+                9,
+                attr(0x80, 14, &[0, 2, 1, 5, 1, 2, 3, 4, 5, 0]),
+            ),
         ),
         (
             "MP_REACH flags conflict",

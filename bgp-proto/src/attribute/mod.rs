@@ -447,8 +447,12 @@ pub(crate) fn decode_value(
                 .ok_or_else(|| length_err(Discard))?,
         ),
         // RFC 7606 §7.8: length 0 or not a multiple of 4: treat-as-withdraw.
+        // The community lists and CLUSTER_LIST report a length that is not
+        // a multiple of their entry size as Attribute Length Error (RFC 4271
+        // §6.3: a length that conflicts with the one the type code implies),
+        // as FRR does.
         AttrType::COMMUNITIES => AttrValue::Communities(
-            List::decode(value, whole).ok_or_else(|| optional_err(TreatAsWithdraw))?,
+            List::decode(value, whole).ok_or_else(|| length_err(TreatAsWithdraw))?,
         ),
         // RFC 7606 §7.9: length other than 4: treat-as-withdraw.
         AttrType::ORIGINATOR_ID => AttrValue::OriginatorId(Ipv4Addr::from(
@@ -460,15 +464,15 @@ pub(crate) fn decode_value(
         ),
         // RFC 7606 §7.14: not a non-zero multiple of 8: treat-as-withdraw.
         AttrType::EXTENDED_COMMUNITIES => AttrValue::ExtendedCommunities(
-            List::decode(value, whole).ok_or_else(|| optional_err(TreatAsWithdraw))?,
+            List::decode(value, whole).ok_or_else(|| length_err(TreatAsWithdraw))?,
         ),
         // RFC 7606 §7.15: not a non-zero multiple of 20: treat-as-withdraw.
         AttrType::IPV6_EXTENDED_COMMUNITIES => AttrValue::Ipv6ExtendedCommunities(
-            List::decode(value, whole).ok_or_else(|| optional_err(TreatAsWithdraw))?,
+            List::decode(value, whole).ok_or_else(|| length_err(TreatAsWithdraw))?,
         ),
         // RFC 8092 §6: length 0 or not a multiple of 12: treat-as-withdraw.
         AttrType::LARGE_COMMUNITY => AttrValue::LargeCommunities(
-            List::decode(value, whole).ok_or_else(|| optional_err(TreatAsWithdraw))?,
+            List::decode(value, whole).ok_or_else(|| length_err(TreatAsWithdraw))?,
         ),
         // RFC 9234 §5: length other than 4: treat-as-withdraw.
         AttrType::ONLY_TO_CUSTOMER => {
