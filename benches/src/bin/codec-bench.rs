@@ -14,74 +14,43 @@
 //! run is reported. Time is this thread's CPU time
 //! (`CLOCK_THREAD_CPUTIME_ID`), so that other processes on a shared machine
 //! do not inflate it; `--wall` uses elapsed time instead. Allocations are counted by a `#[global_allocator]`
-//! wrapping the system allocator (calls to `alloc`, `alloc_zeroed` and
-//! `realloc` during the measured runs).
+//! wrapping the system allocator (`stats_alloc`'s `StatsAlloc<System>`: calls
+//! to `alloc`, `alloc_zeroed` and `realloc` during the measured runs).
 
-// The counting allocator needs `unsafe impl GlobalAlloc`; it only forwards to
-// `System` and bumps a counter.
-#![allow(unsafe_code)]
 // A benchmark binary: failing loudly on broken setup is the right behaviour,
 // and indexing into corpora it built itself cannot go out of bounds.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::System;
 use std::hint::black_box;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use benches::{Corpus, Msg, view_walk};
 use bgp_proto::{Context, Message, UpdateView};
 use bytes::BytesMut;
+use nix::time::{ClockId, clock_gettime};
+use stats_alloc::StatsAlloc;
 
 // ---------------------------------------------------------------------------
 // Allocation counting
 // ---------------------------------------------------------------------------
 
-/// Number of allocation calls (`alloc`, `alloc_zeroed`, `realloc`) so far.
+/// The system allocator, counting calls and bytes (`stats_alloc`).
 ///
-/// Bumped with a plain load and store rather than an atomic read-modify-write
-/// (`lock xadd`), so that counting adds next to nothing to each allocation and
-/// does not penalise the implementations that allocate more. The measured
-/// loops run on one thread and nothing else allocates meanwhile, so no
-/// increment is lost where it matters.
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-#[inline(always)]
-fn count_alloc() {
-    ALLOCS.store(ALLOCS.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-}
-
-/// The system allocator, counting allocation calls.
-struct Counting;
-
-// SAFETY: every method forwards to `System` with the caller's arguments
-// unchanged, so `System`'s guarantees carry over.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_alloc();
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_alloc();
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_alloc();
-        // SAFETY: forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
+/// Every `alloc`, `alloc_zeroed` and `dealloc` costs two atomic increments
+/// (`lock xadd`) and every `realloc` three: a few nanoseconds per call, paid by
+/// each implementation in proportion to the allocations it makes.
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: StatsAlloc<System> = StatsAlloc::system();
+
+/// Number of allocation calls (`alloc`, `alloc_zeroed`, `realloc`) so far.
+fn alloc_calls() -> u64 {
+    let s = GLOBAL.stats();
+    (s.allocations + s.reallocations) as u64
+}
 
 // ---------------------------------------------------------------------------
 // Measurement
@@ -136,13 +105,13 @@ fn measure_all(items: &mut [Item<'_>], target: Duration) {
     for round in 0..ROUNDS {
         eprintln!("[codec-bench]   round {}/{ROUNDS}", round + 1);
         for ((it, n), best) in items.iter_mut().zip(&passes).zip(best.iter_mut()) {
-            let a0 = ALLOCS.load(Ordering::Relaxed);
+            let a0 = alloc_calls();
             let t = now(clock, origin);
             for _ in 0..*n {
                 black_box((it.pass)());
             }
             let secs = now(clock, origin) - t;
-            let allocs = ALLOCS.load(Ordering::Relaxed) - a0;
+            let allocs = alloc_calls() - a0;
             if secs < best.0 {
                 *best = (secs, allocs);
             }
@@ -176,14 +145,9 @@ fn now(clock: Clock, origin: Instant) -> f64 {
     match clock {
         Clock::Wall => origin.elapsed().as_secs_f64(),
         Clock::ThreadCpu => {
-            let mut ts = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            // SAFETY: `ts` is a valid, writable timespec for the call.
-            let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-            assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-            ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+            let ts = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID)
+                .expect("clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+            ts.tv_sec() as f64 + ts.tv_nsec() as f64 * 1e-9
         }
     }
 }
@@ -296,9 +260,9 @@ fn bench_ours<'a>(c: &'a Corpus, ctxs: &'a [Context]) -> (Vec<Item<'a>>, Vec<Opt
     let (mut over2, mut over2_as2, mut over2_multi, mut max_allocs) = (0, 0, 0, 0);
     let mut out = BytesMut::with_capacity(65_536);
     for (m, ctx) in c.msgs.iter().zip(ctxs) {
-        let a0 = ALLOCS.load(Ordering::Relaxed);
+        let a0 = alloc_calls();
         let res = Message::decode(&m.bytes, ctx);
-        let allocs = ALLOCS.load(Ordering::Relaxed) - a0;
+        let allocs = alloc_calls() - a0;
         max_allocs = max_allocs.max(allocs);
         if allocs > 2 {
             over2 += 1;

@@ -1,50 +1,20 @@
-//! A counting global allocator: allocations, bytes, live and peak heap.
-// The counting allocator needs `unsafe impl GlobalAlloc`; it only forwards
-// to the system allocator (the same exception as codec-bench).
-#![allow(unsafe_code)]
+//! The counting global allocator: allocations, bytes, live and peak heap.
+//!
+//! Two wrappers around the system allocator, both from crates: `stats_alloc`
+//! counts calls and bytes (and so the live heap), and `peakmem_alloc` around
+//! it keeps the peak live heap since its last reset.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::alloc::System;
 
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-static BYTES: AtomicU64 = AtomicU64::new(0);
-static LIVE: AtomicI64 = AtomicI64::new(0);
-static PEAK: AtomicI64 = AtomicI64::new(0);
+use peakmem_alloc::{PeakMemAlloc, PeakMemAllocTrait};
+use stats_alloc::StatsAlloc;
 
-/// Wraps the system allocator and counts.
-pub(crate) struct Counting;
+/// Calls and bytes.
+static STATS: StatsAlloc<System> = StatsAlloc::system();
 
-fn grow(size: usize) {
-    ALLOCS.fetch_add(1, Ordering::Relaxed);
-    BYTES.fetch_add(size as u64, Ordering::Relaxed);
-    let live = LIVE.fetch_add(size as i64, Ordering::Relaxed) + size as i64;
-    PEAK.fetch_max(live, Ordering::Relaxed);
-}
-
-// SAFETY: forwards to `System` unchanged; the counters are atomics.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grow(layout.size());
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        grow(layout.size());
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as i64, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_sub(layout.size() as i64, Ordering::Relaxed);
-        grow(new_size);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+/// The process's allocator: [`STATS`] wrapped in a peak tracker.
+#[global_allocator]
+static GLOBAL: PeakMemAlloc<&StatsAlloc<System>> = PeakMemAlloc::new(&STATS);
 
 /// Counter values at one moment.
 #[derive(Clone, Copy, Debug)]
@@ -59,32 +29,34 @@ pub(crate) struct Snapshot {
 pub(crate) struct Stats {
     /// Allocations (realloc counts as one).
     pub(crate) allocs: u64,
-    /// Bytes requested.
+    /// Bytes allocated (a realloc adds what it grew by).
     pub(crate) bytes: u64,
-    /// Peak live heap above the live heap at the snapshot.
+    /// Peak live heap above the live heap at the last [`reset_peak`].
     pub(crate) peak_above: i64,
     /// Live heap now minus at the snapshot.
     pub(crate) retained: i64,
 }
 
 pub(crate) fn snapshot() -> Snapshot {
+    let s = STATS.stats();
     Snapshot {
-        allocs: ALLOCS.load(Ordering::Relaxed),
-        bytes: BYTES.load(Ordering::Relaxed),
-        live: LIVE.load(Ordering::Relaxed),
+        allocs: (s.allocations + s.reallocations) as u64,
+        bytes: s.bytes_allocated as u64,
+        live: s.bytes_allocated as i64 - s.bytes_deallocated as i64,
     }
 }
 
 /// Restarts peak tracking from the current live heap.
 pub(crate) fn reset_peak() {
-    PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
+    GLOBAL.reset_peak_memory();
 }
 
 pub(crate) fn since(s: &Snapshot) -> Stats {
+    let now = snapshot();
     Stats {
-        allocs: ALLOCS.load(Ordering::Relaxed) - s.allocs,
-        bytes: BYTES.load(Ordering::Relaxed) - s.bytes,
-        peak_above: PEAK.load(Ordering::Relaxed) - s.live,
-        retained: LIVE.load(Ordering::Relaxed) - s.live,
+        allocs: now.allocs - s.allocs,
+        bytes: now.bytes - s.bytes,
+        peak_above: GLOBAL.get_peak_memory() as i64,
+        retained: now.live - s.live,
     }
 }

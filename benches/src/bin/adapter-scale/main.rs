@@ -39,9 +39,6 @@ use k8s_adapter::incremental::{IpSource, NodePlanner};
 use k8s_adapter::plan::{PlanOptions, plan};
 use k8s_adapter::world::{ObjectKey, World};
 
-#[global_allocator]
-static GLOBAL: alloc::Counting = alloc::Counting;
-
 #[derive(Parser, Debug)]
 #[command(about = "Adapter scale bench: allocation, announcement plan and incremental change cost")]
 struct Args {

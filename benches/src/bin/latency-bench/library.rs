@@ -131,9 +131,12 @@ fn speaker_cpu_ns(threads: &[std::path::PathBuf]) -> u64 {
 fn clk_tck() -> u64 {
     static HZ: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     *HZ.get_or_init(|| {
-        // SAFETY: sysconf has no preconditions; it only reads a constant.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-        u64::try_from(hz).ok().filter(|h| *h > 0).unwrap_or(100)
+        let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK);
+        hz.ok()
+            .flatten()
+            .and_then(|h| u64::try_from(h).ok())
+            .filter(|h| *h > 0)
+            .unwrap_or(100)
     })
 }
 

@@ -24,8 +24,6 @@
 //! `--smoke` (CI): 1 peer, 50 samples, 1000 routes, a few seconds; exits
 //! non-zero if an UPDATE never arrives.
 
-// recvmsg/SO_TIMESTAMPNS/setns have no safe std API; each call is commented.
-#![allow(unsafe_code)]
 // A benchmark binary: failing loudly on broken setup is the right behaviour.
 #![allow(
     clippy::unwrap_used,

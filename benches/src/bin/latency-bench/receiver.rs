@@ -14,9 +14,9 @@
 //! receiver wakes on its own, so 100 receivers do not queue behind each other
 //! in one event loop.
 
-use std::io::{self, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::os::fd::{AsRawFd, RawFd};
+use std::io::{self, IoSliceMut, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -24,6 +24,9 @@ use bgp_proto::capability::Capability;
 use bgp_proto::{Context, Family, Message, Open};
 use bytes::{Bytes, BytesMut};
 use ipnet::IpNet;
+use nix::sched::{CloneFlags, setns};
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, setsockopt, sockopt};
+use nix::sys::time::TimeSpec;
 
 /// What a receiver saw.
 #[derive(Debug)]
@@ -100,7 +103,7 @@ pub(crate) fn spawn(cfg: ReceiverConfig, tx: mpsc::Sender<Report>) -> anyhow::Re
 fn run(cfg: &ReceiverConfig, listener: &TcpListener, tx: &mpsc::Sender<Report>) -> io::Result<()> {
     let (mut s, _) = listener.accept()?;
     s.set_nodelay(true)?;
-    set_timestamps(s.as_raw_fd())?;
+    set_timestamps(&s)?;
     let mut caps = vec![
         Capability::Multiprotocol(Family::IPV4_UNICAST),
         Capability::RouteRefresh,
@@ -115,6 +118,7 @@ fn run(cfg: &ReceiverConfig, listener: &TcpListener, tx: &mpsc::Sender<Report>) 
     )?;
 
     let mut buf = BytesMut::with_capacity(256 * 1024);
+    let mut bufs = RecvBufs::new();
     let mut ctx = plain;
     let mut up = false;
     let keepalive = (cfg.hold > 0).then(|| Duration::from_secs(u64::from(cfg.hold / 3).max(1)));
@@ -127,8 +131,7 @@ fn run(cfg: &ReceiverConfig, listener: &TcpListener, tx: &mpsc::Sender<Report>) 
             s.write_all(&keepalive_bytes())?;
             next_keepalive = Instant::now() + k;
         }
-        buf.reserve(64 * 1024);
-        let (n, kernel) = match recv_ts(s.as_raw_fd(), &mut buf) {
+        let (n, user, kernel) = match recv_ts(&s, &mut bufs, &mut buf) {
             Ok(x) => x,
             Err(e)
                 if matches!(
@@ -141,7 +144,6 @@ fn run(cfg: &ReceiverConfig, listener: &TcpListener, tx: &mpsc::Sender<Report>) 
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        let user = Instant::now();
         if n == 0 {
             return Ok(());
         }
@@ -218,85 +220,65 @@ fn next_message(buf: &mut BytesMut) -> Option<Bytes> {
 }
 
 // ---------------------------------------------------------------------------
-// The few system calls std does not offer: setns, SO_TIMESTAMPNS, recvmsg.
+// The few system calls std does not offer (through `nix`): setns,
+// SO_TIMESTAMPNS, recvmsg.
 // ---------------------------------------------------------------------------
 
 /// Moves the calling thread into network namespace `name` (`ip netns` naming).
 pub(crate) fn enter_netns(name: &str) -> io::Result<()> {
     let f = std::fs::File::open(format!("/run/netns/{name}"))?;
-    // SAFETY: setns on a valid, open namespace file descriptor affects only
-    // the calling thread's network namespace.
-    #[allow(unsafe_code)]
-    let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    setns(&f, CloneFlags::CLONE_NEWNET)?;
     Ok(())
 }
 
-fn set_timestamps(fd: RawFd) -> io::Result<()> {
-    let one: libc::c_int = 1;
-    // SAFETY: a valid socket fd and a pointer to a c_int with its size.
-    #[allow(unsafe_code)]
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_TIMESTAMPNS,
-            (&raw const one).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
+fn set_timestamps(s: &TcpStream) -> io::Result<()> {
+    setsockopt(s, sockopt::ReceiveTimestampns, &true)?;
     Ok(())
 }
 
-/// `recvmsg` into the spare capacity of `buf`; returns the byte count and the
-/// kernel receive timestamp of the data, if the kernel attached one.
-fn recv_ts(fd: RawFd, buf: &mut BytesMut) -> io::Result<(usize, Option<SystemTime>)> {
-    let spare = buf.spare_capacity_mut();
-    let mut iov = libc::iovec {
-        iov_base: spare.as_mut_ptr().cast(),
-        iov_len: spare.len(),
-    };
-    let mut control = [0u64; 16];
-    // SAFETY: msghdr is plain data; all-zero is a valid empty header.
-    #[allow(unsafe_code)]
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &raw mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&control) as _;
-    // SAFETY: iov points into `buf`'s spare capacity of iov_len bytes, control
-    // into a local 128-byte, 8-aligned buffer; both outlive the call.
-    #[allow(unsafe_code)]
-    let n = unsafe { libc::recvmsg(fd, &raw mut msg, 0) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let n = n as usize;
-    // SAFETY: the kernel initialised the first n bytes of the spare capacity.
-    #[allow(unsafe_code)]
-    unsafe {
-        buf.set_len(buf.len() + n);
-    }
-    let mut ts = None;
-    // SAFETY: CMSG_* walk the control buffer the kernel filled, bounded by
-    // msg_controllen; the timespec is read unaligned.
-    #[allow(unsafe_code)]
-    unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(&raw const msg);
-        while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
-                let t: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
-                if t.tv_sec > 0 {
-                    ts = Some(UNIX_EPOCH + Duration::new(t.tv_sec as u64, t.tv_nsec as u32));
-                }
-            }
-            c = libc::CMSG_NXTHDR(&raw const msg, c);
+/// Room for one `recvmsg`: the data and the control messages.
+struct RecvBufs {
+    data: Vec<u8>,
+    cmsg: Vec<u8>,
+}
+
+impl RecvBufs {
+    /// Up to 256 KiB of data per call (the receive buffer's initial capacity).
+    fn new() -> Self {
+        Self {
+            data: vec![0; 256 * 1024],
+            cmsg: nix::cmsg_space!(TimeSpec),
         }
     }
-    Ok((n, ts))
+}
+
+/// `recvmsg`, appending the data to `buf`; returns the byte count, the time
+/// right after `recvmsg` returned, and the kernel receive timestamp of the
+/// data, if the kernel attached one.
+fn recv_ts(
+    s: &TcpStream,
+    bufs: &mut RecvBufs,
+    buf: &mut BytesMut,
+) -> io::Result<(usize, Instant, Option<SystemTime>)> {
+    let mut iov = [IoSliceMut::new(&mut bufs.data)];
+    let msg = recvmsg::<()>(
+        s.as_raw_fd(),
+        &mut iov,
+        Some(&mut bufs.cmsg),
+        MsgFlags::empty(),
+    )?;
+    let user = Instant::now();
+    let n = msg.bytes;
+    let mut ts = None;
+    // A truncated control buffer (never seen: the socket asks for one
+    // timestamp only) leaves the timestamp out.
+    for c in msg.cmsgs().into_iter().flatten() {
+        if let ControlMessageOwned::ScmTimestampns(t) = c
+            && t.tv_sec() > 0
+        {
+            ts = Some(UNIX_EPOCH + Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32));
+        }
+    }
+    buf.extend_from_slice(&bufs.data[..n]);
+    Ok((n, user, ts))
 }
