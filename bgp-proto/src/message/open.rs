@@ -275,11 +275,24 @@ fn len16(whole: &[u8]) -> u16 {
 }
 
 fn decode_capabilities(mut v: &[u8], whole: &Bytes) -> Option<Vec<Capability>> {
-    let mut out = Vec::new();
+    // Sized exactly: a list grown by doubling would allocate about twice
+    // what it keeps, and a peer chooses how many capabilities to send.
+    let mut out = Vec::with_capacity(count_capabilities(v));
     while let [code, len, rest @ ..] = v {
         let (value, tail) = rest.split_at_checked(usize::from(*len))?;
         out.push(Capability::decode(CapabilityCode(*code), value, whole));
         v = tail;
     }
     v.is_empty().then_some(out)
+}
+
+/// How many capability headers (code, length) `v` holds, stopping where one
+/// runs past the end; `decode_capabilities` then rejects the field.
+fn count_capabilities(mut v: &[u8]) -> usize {
+    let mut n = 0;
+    while let [_, len, rest @ ..] = v {
+        n += 1;
+        v = rest.get(usize::from(*len)..).unwrap_or_default();
+    }
+    n
 }

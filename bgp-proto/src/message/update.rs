@@ -301,6 +301,8 @@ impl Update {
 /// still located through Total Path Attribute Length). RFC 7606 §3 g: a
 /// repeated attribute is discarded, except a repeated MP_REACH_NLRI or
 /// MP_UNREACH_NLRI, which is a Malformed Attribute List (session reset).
+/// Only the first repeat of each type is reported, so the error list holds
+/// at most two entries per type code however many repeats a peer sends.
 /// Which attribute types decoded successfully (a 256-bit set).
 #[derive(Clone, Copy, Default)]
 struct Present([u64; 4]);
@@ -331,6 +333,7 @@ fn decode_attributes(
     }
     out.reserve_exact(estimate_attrs(field));
     let mut seen = [0u64; 4];
+    let mut repeated = Present::default();
     let mut rest = field;
     while !rest.is_empty() {
         let offset = wire::offset(whole, rest);
@@ -364,13 +367,16 @@ fn decode_attributes(
             if matches!(code, AttrType::MP_REACH_NLRI | AttrType::MP_UNREACH_NLRI) {
                 return Err(DecodeError::new(ErrorKind::MalformedAttributeList, offset));
             }
-            errors.push(AttrError {
-                code,
-                kind: ErrorKind::MalformedAttributeList,
-                action: AttrAction::Discard,
-                offset,
-                family: None,
-            });
+            if !repeated.has(code) {
+                repeated.insert(code);
+                errors.push(AttrError {
+                    code,
+                    kind: ErrorKind::MalformedAttributeList,
+                    action: AttrAction::Discard,
+                    offset,
+                    family: None,
+                });
+            }
             continue;
         }
         let flags = AttrFlags(flags);
