@@ -245,15 +245,17 @@ impl Update {
     /// RFC 7606 §3 d: a missing well-known mandatory attribute makes the UPDATE
     /// treat-as-withdraw. They are only required when routes are announced;
     /// NEXT_HOP only for routes in the NLRI field (RFC 4760 §3). One that was
-    /// present but malformed already has its own error, with the same
-    /// action, and is not reported missing as well.
+    /// present but malformed already has its own treat-as-withdraw error,
+    /// and is not reported missing as well.
     fn check_mandatory(&self, present: Present, offset: usize, errors: &mut Vec<AttrError>) {
         let mut need = [AttrType::ORIGIN, AttrType::AS_PATH, AttrType::NEXT_HOP].into_iter();
         let classic = !self.nlri.is_empty();
         let missing = need.find(|c| {
             (*c != AttrType::NEXT_HOP || classic)
                 && !present.has(*c)
-                && !errors.iter().any(|e| e.code == *c)
+                && !errors
+                    .iter()
+                    .any(|e| e.code == *c && e.action >= AttrAction::TreatAsWithdraw)
         });
         if let Some(code) = missing {
             errors.push(AttrError {
