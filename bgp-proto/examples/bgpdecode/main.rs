@@ -89,14 +89,16 @@ fn run() -> anyhow::Result<()> {
                 buf.len()
             ),
             Err(e) => anyhow::bail!(
-                "message {index} at byte {offset}: {e} ({})",
+                "message {index} at byte {offset}: {} at byte {}; NOTIFICATION {}",
+                e.kind,
+                offset + e.offset,
                 e.notification()
             ),
         };
         let msg = buf.split_to(len);
         let decoded = Message::decode(&msg, &ctx).map_err(|e| {
             anyhow::anyhow!(
-                "message {index} at byte {offset}: {} at byte {} ({})",
+                "message {index} at byte {offset}: {} at byte {}; NOTIFICATION {}",
                 e.kind,
                 offset + e.offset,
                 e.notification()

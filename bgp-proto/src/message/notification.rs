@@ -90,7 +90,13 @@ impl Notification {
 
 impl std::fmt::Display for Notification {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?} subcode {}", self.code, self.subcode)?;
+        // "MESSAGE_HEADER subcode 1 (1/1)": the registry name, and the
+        // numbers routers log (FRR and BIRD print code/subcode).
+        match self.code.name() {
+            Some(name) => write!(f, "{name} subcode {}", self.subcode)?,
+            None => write!(f, "error code {} subcode {}", self.code.0, self.subcode)?,
+        }
+        write!(f, " ({}/{})", self.code.0, self.subcode)?;
         if let Some(m) = self.shutdown_message() {
             write!(f, ": {m:?}")?;
         }
