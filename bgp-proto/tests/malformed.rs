@@ -286,17 +286,20 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Expect)> {
         (
             "missing ORIGIN",
             update(&[], &[AS_PATH, NEXT_HOP].concat(), NLRI),
-            Soft(AttrAction::TreatAsWithdraw),
+            // 3/3, data the missing attribute's type code (RFC 4271 §6.3).
+            SoftNotify(AttrAction::TreatAsWithdraw, 3, 3, vec![1]),
         ),
         (
             "missing AS_PATH",
             update(&[], &[ORIGIN, NEXT_HOP].concat(), NLRI),
-            Soft(AttrAction::TreatAsWithdraw),
+            // 3/3, data the missing attribute's type code (RFC 4271 §6.3).
+            SoftNotify(AttrAction::TreatAsWithdraw, 3, 3, vec![2]),
         ),
         (
             "missing NEXT_HOP",
             update(&[], &[ORIGIN, AS_PATH].concat(), NLRI),
-            Soft(AttrAction::TreatAsWithdraw),
+            // 3/3, data the missing attribute's type code (RFC 4271 §6.3).
+            SoftNotify(AttrAction::TreatAsWithdraw, 3, 3, vec![3]),
         ),
         (
             "ORIGIN length 2",
