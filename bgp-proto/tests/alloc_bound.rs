@@ -22,7 +22,7 @@ use bgp_proto::{Context, Family, FamilySet, Message, UpdateView};
 use bytes::Bytes;
 
 #[path = "support/wire.rs"]
-#[allow(dead_code)] // Shared builders; this test uses two of them.
+#[allow(dead_code)] // Shared builders; this test uses three of them.
 mod wire;
 use wire::{msg, update};
 #[global_allocator]
@@ -132,12 +132,7 @@ fn golden() -> Vec<Vec<u8>> {
         let path = e.unwrap().path();
         if path.extension().is_some_and(|x| x == "bin") {
             let raw = std::fs::read(&path).unwrap();
-            let mut rest = &raw[..];
-            while rest.len() >= 19 {
-                let len = usize::from(u16::from_be_bytes([rest[16], rest[17]]));
-                out.push(rest[..len].to_vec());
-                rest = &rest[len..];
-            }
+            out.extend(wire::split_messages(&raw).into_iter().map(<[u8]>::to_vec));
         }
     }
     assert!(

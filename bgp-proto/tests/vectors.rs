@@ -11,6 +11,9 @@
 
 #[path = "../examples/bgpdecode/json.rs"]
 mod json;
+#[path = "support/wire.rs"]
+#[allow(dead_code)] // Shared builders; this test uses the splitter only.
+mod wire;
 
 use std::path::PathBuf;
 
@@ -50,16 +53,6 @@ fn subset(expected: &Value, actual: &Value, path: &str) -> Result<(), String> {
     }
 }
 
-fn split(mut b: Bytes) -> Vec<Bytes> {
-    let mut out = Vec::new();
-    while b.len() >= 19 {
-        let len = usize::from(u16::from_be_bytes([b[16], b[17]]));
-        out.push(b.split_to(len));
-    }
-    assert!(b.is_empty(), "trailing bytes");
-    out
-}
-
 #[test]
 fn golden_vectors_decode_as_tshark_saw_them_and_reencode_exactly() {
     let manifest: Vec<Value> =
@@ -85,7 +78,10 @@ fn golden_vectors_decode_as_tshark_saw_them_and_reencode_exactly() {
                 .lines()
                 .map(|l| serde_json::from_str(l).unwrap())
                 .collect();
-        let messages = split(raw);
+        let messages: Vec<Bytes> = wire::split_messages(&raw)
+            .into_iter()
+            .map(|m| raw.slice_ref(m))
+            .collect();
         assert_eq!(messages.len(), expected.len(), "{file}: message count");
         for (i, (msg, exp)) in messages.iter().zip(&expected).enumerate() {
             let decoded = Message::decode(msg, &ctx)

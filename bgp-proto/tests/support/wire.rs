@@ -12,6 +12,22 @@ pub(crate) fn msg(ty: u8, body: &[u8]) -> Vec<u8> {
     m
 }
 
+/// Concatenated messages (a capture, or a stream as sent) split at each
+/// header's Length field; trailing octets that are not a whole message fail
+/// the test.
+#[allow(dead_code)] // Not every test that includes this file reads captures.
+pub(crate) fn split_messages(mut rest: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    while rest.len() >= 19 {
+        let len = usize::from(u16::from_be_bytes([rest[16], rest[17]]));
+        let (m, tail) = rest.split_at(len);
+        out.push(m);
+        rest = tail;
+    }
+    assert!(rest.is_empty(), "trailing bytes");
+    out
+}
+
 /// An UPDATE: withdrawn field, attributes field, NLRI field.
 pub(crate) fn update(withdrawn: &[u8], attrs: &[u8], nlri: &[u8]) -> Vec<u8> {
     let mut b = Vec::new();
