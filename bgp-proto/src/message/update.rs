@@ -296,16 +296,8 @@ impl Update {
     }
 }
 
-/// Parses the path attributes field.
-///
-/// RFC 7606 §4: an attribute whose header or length overruns the field makes
-/// the UPDATE treat-as-withdraw, and parsing stops there (the NLRI field is
-/// still located through Total Path Attribute Length). RFC 7606 §3 g: a
-/// repeated attribute is discarded, except a repeated MP_REACH_NLRI or
-/// MP_UNREACH_NLRI, which is a Malformed Attribute List (session reset).
-/// Only the first repeat of each type is reported, so the error list holds
-/// at most two entries per type code however many repeats a peer sends.
-/// Which attribute types decoded successfully (a 256-bit set).
+/// A set of attribute type codes (256 bits): which attributes decoded,
+/// which were seen, which repeats were reported.
 #[derive(Clone, Copy, Default)]
 struct Present([u64; 4]);
 
@@ -322,6 +314,15 @@ impl Present {
     }
 }
 
+/// Parses the path attributes field.
+///
+/// RFC 7606 §4: an attribute whose header or length overruns the field makes
+/// the UPDATE treat-as-withdraw, and parsing stops there (the NLRI field is
+/// still located through Total Path Attribute Length). RFC 7606 §3 g: a
+/// repeated attribute is discarded, except a repeated MP_REACH_NLRI or
+/// MP_UNREACH_NLRI, which is a Malformed Attribute List (session reset).
+/// Only the first repeat of each type is reported, so the error list holds
+/// at most two entries per type code however many repeats a peer sends.
 fn decode_attributes(
     out: &mut Vec<PathAttribute>,
     present: &mut Present,
@@ -334,7 +335,7 @@ fn decode_attributes(
         return Ok(());
     }
     out.reserve_exact(estimate_attrs(field));
-    let mut seen = [0u64; 4];
+    let mut seen = Present::default();
     let mut repeated = Present::default();
     let mut rest = field;
     while !rest.is_empty() {
@@ -359,13 +360,7 @@ fn decode_attributes(
         let attr_bytes = rest.get(..hdr_len + len).unwrap_or_default();
         rest = tail.get(len..).unwrap_or_default();
         let code = AttrType(code);
-        let (word, bit) = (usize::from(code.0 >> 6), 1u64 << (code.0 & 63));
-        let slot = seen.get_mut(word);
-        let dup = slot.as_ref().is_some_and(|w| **w & bit != 0);
-        if let Some(w) = slot {
-            *w |= bit;
-        }
-        if dup {
+        if seen.has(code) {
             if matches!(code, AttrType::MP_REACH_NLRI | AttrType::MP_UNREACH_NLRI) {
                 return Err(DecodeError::new(ErrorKind::MalformedAttributeList, offset));
             }
@@ -381,6 +376,7 @@ fn decode_attributes(
             }
             continue;
         }
+        seen.insert(code);
         let flags = AttrFlags(flags);
         if decode_common(flags, code, value, whole, ctx, out) {
             present.insert(code);
