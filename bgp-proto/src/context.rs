@@ -122,6 +122,15 @@ pub struct Context {
     /// Families whose NLRI carry a 4-octet path identifier (RFC 7911).
     pub add_path: FamilySet,
     /// Families whose NLRI may come with an IPv6 next hop (RFC 8950).
+    ///
+    /// In a send context these are the families the peer advertised the
+    /// Extended Next Hop Encoding capability for, and
+    /// [`crate::UpdateBuilder`] sends IPv4 routes with an IPv6 next hop only
+    /// for them (RFC 8950 §4). Decoding does not consult the set: RFC 8950
+    /// constrains only the sender, so a received IPv4 route with a 16- or
+    /// 32-octet next hop decodes whether or not the capability was
+    /// exchanged, and a caller that wants to refuse it can compare the
+    /// route's family with this set.
     pub extended_next_hop: FamilySet,
 }
 

@@ -328,4 +328,26 @@ pub enum EncodeError {
     /// A single item (one prefix with its attributes) can never fit one message.
     #[error("a single route does not fit in one message")]
     RouteTooLarge,
+    /// An IPv6 next hop for IPv4 routes, to a peer that did not advertise the
+    /// Extended Next Hop Encoding capability for the family: RFC 8950 §4 lets
+    /// a speaker send it only after the peer did.
+    #[error(
+        "an IPv6 next hop for AFI {} SAFI {} needs the peer's extended next hop capability (RFC 8950 §4)",
+        family.afi.0,
+        family.safi.0
+    )]
+    ExtendedNextHopNotNegotiated {
+        /// The family of the routes.
+        family: crate::Family,
+    },
+    /// A next hop whose address family cannot carry the routes: a 4-octet
+    /// IPv4 next hop for IPv6 routes (RFC 4760 §3 and RFC 2545 §3 want an
+    /// IPv6 address there, for example the IPv4-mapped one).
+    #[error("a {len}-octet next hop cannot carry routes of AFI {} SAFI {}", family.afi.0, family.safi.0)]
+    NextHopFamily {
+        /// The family of the routes.
+        family: crate::Family,
+        /// Octets in the next hop that was given.
+        len: usize,
+    },
 }

@@ -7,7 +7,7 @@ use crate::attribute::{AttrFlags, NextHop, PathAttribute};
 use crate::context::{Context, Family};
 use crate::error::EncodeError;
 use crate::header::{HEADER_LEN, MARKER};
-use crate::iana::{AttrType, MessageType};
+use crate::iana::{Afi, AttrType, MessageType};
 use crate::message::{Message, Update};
 use crate::nlri::{self, Nlri};
 
@@ -39,6 +39,21 @@ impl UpdateBuilder {
     /// The context messages are encoded with.
     pub fn context(&self) -> &Context {
         &self.ctx
+    }
+
+    /// Whether `next_hop` may be sent with routes of `family` on this
+    /// session (see [`UpdateBuilder::announce_mp_into`]).
+    fn check_next_hop(&self, family: Family, next_hop: &NextHop) -> Result<(), EncodeError> {
+        match (family.afi, next_hop) {
+            (Afi::IPV4, NextHop::Ipv6 { .. }) if !self.ctx.extended_next_hop.contains(family) => {
+                Err(EncodeError::ExtendedNextHopNotNegotiated { family })
+            }
+            (Afi::IPV6, NextHop::Ipv4(_)) => Err(EncodeError::NextHopFamily {
+                family,
+                len: next_hop.encoded_len(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     fn encode_attrs(&mut self, attrs: &[PathAttribute]) -> Bytes {
@@ -82,6 +97,15 @@ impl UpdateBuilder {
 
     /// Announces `prefixes` of `family` in an MP_REACH_NLRI attribute with
     /// `next_hop`, followed by `attrs`, appending the messages to `dst`.
+    ///
+    /// The next hop must suit the family, and nothing is written when it
+    /// does not:
+    /// - an IPv6 next hop for IPv4 routes only when the context's
+    ///   [`Context::extended_next_hop`] holds the family, that is when the
+    ///   peer advertised the capability for it
+    ///   ([`EncodeError::ExtendedNextHopNotNegotiated`], RFC 8950 §4);
+    /// - never an IPv4 next hop for IPv6 routes
+    ///   ([`EncodeError::NextHopFamily`], RFC 2545 §3).
     pub fn announce_mp_into(
         &mut self,
         family: Family,
@@ -90,6 +114,7 @@ impl UpdateBuilder {
         prefixes: &[Nlri],
         dst: &mut BytesMut,
     ) -> Result<usize, EncodeError> {
+        self.check_next_hop(family, next_hop)?;
         let attr_bytes = self.encode_attrs(attrs);
         let max = self.ctx.max_message_len();
         let ap = self.ctx.add_path(family);
@@ -383,6 +408,68 @@ mod tests {
             got.extend(u.mp_unreach().unwrap().withdrawn.iter());
         }
         assert_eq!(got, prefixes);
+    }
+
+    // RFC 8950 §4: IPv4 routes with an IPv6 next hop go only to a peer that
+    // advertised the Extended Next Hop Encoding capability for the family.
+    #[test]
+    fn ipv6_next_hop_for_ipv4_routes_needs_the_capability() {
+        let nh = NextHop::Ipv6 {
+            global: "2001:db8::1".parse().unwrap(),
+            link_local: None,
+        };
+        let a = &attrs()[..2];
+        let mut out = BytesMut::new();
+        let refused = UpdateBuilder::new(Context::modern()).announce_mp_into(
+            Family::IPV4_UNICAST,
+            &nh,
+            a,
+            &[v4(1)],
+            &mut out,
+        );
+        assert_eq!(
+            refused,
+            Err(EncodeError::ExtendedNextHopNotNegotiated {
+                family: Family::IPV4_UNICAST
+            })
+        );
+        assert!(out.is_empty(), "nothing is written for a refused next hop");
+
+        let ctx = Context {
+            extended_next_hop: crate::context::FamilySet::EMPTY.with(Family::IPV4_UNICAST),
+            ..Context::modern()
+        };
+        let msgs = UpdateBuilder::new(ctx)
+            .announce_mp(Family::IPV4_UNICAST, &nh, a, &[v4(1), v4(2)])
+            .unwrap();
+        assert_eq!(msgs.len(), 1);
+        let Message::Update(u) = Message::decode(&msgs[0], &ctx).unwrap().message else {
+            panic!()
+        };
+        let mp = u.mp_reach().unwrap();
+        assert_eq!(mp.family, Family::IPV4_UNICAST);
+        assert_eq!(mp.next_hop, nh);
+        assert_eq!(mp.nlri.iter().collect::<Vec<_>>(), [v4(1), v4(2)]);
+    }
+
+    // RFC 2545 §3: IPv6 routes need an IPv6 next hop; a 4-octet one would
+    // make an UPDATE the peer must reject (RFC 7606 §7.11).
+    #[test]
+    fn ipv4_next_hop_for_ipv6_routes_is_refused() {
+        let p = Nlri::new(ipnet::Ipv6Net::new("2001:db8::".parse().unwrap(), 64).unwrap());
+        let got = UpdateBuilder::new(Context::modern()).announce_mp(
+            Family::IPV6_UNICAST,
+            &NextHop::Ipv4(Ipv4Addr::new(192, 0, 2, 1)),
+            &attrs()[..2],
+            &[p],
+        );
+        assert_eq!(
+            got,
+            Err(EncodeError::NextHopFamily {
+                family: Family::IPV6_UNICAST,
+                len: 4
+            })
+        );
     }
 
     #[test]
