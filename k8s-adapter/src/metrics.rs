@@ -161,6 +161,32 @@ impl Metrics {
         }
     }
 
+    /// Updates `metallb_speaker_announced` for one Service of `node` whose
+    /// announced IPs went from `old` to `new`: the cost of one Service, not
+    /// of every announced one as [`Metrics::set_announced`].
+    pub fn update_announced(
+        &self,
+        node: &str,
+        service: &crate::world::ObjectKey,
+        old: &[std::net::IpAddr],
+        new: &[std::net::IpAddr],
+    ) {
+        let labels = |ip: &std::net::IpAddr| -> AnnouncedLabels {
+            vec![
+                ("service", service.to_string()),
+                ("protocol", "bgp".to_string()),
+                ("node", node.to_string()),
+                ("ip", ip.to_string()),
+            ]
+        };
+        for ip in old.iter().filter(|ip| !new.contains(ip)) {
+            self.speaker_announced.remove(&labels(ip));
+        }
+        for ip in new {
+            self.speaker_announced.get_or_create(&labels(ip)).set(1);
+        }
+    }
+
     /// The OpenMetrics text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();

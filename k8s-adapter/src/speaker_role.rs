@@ -1,27 +1,42 @@
 //! The speaker role (one per node): watch the cluster, announce this node's
 //! Service IPs, publish ServiceBGPStatus and BGPSessionState objects.
 //!
-//! Level-triggered: every change takes a snapshot of the caches; the
-//! Services whose objects differ from the last snapshot are re-decided
-//! ([`NodePlanner`]) and only the changed routes go to the speaker. A change
-//! of the configuration, of this node's Node object or of the peers'
-//! sessions (e.g. a password Secret) re-plans everything. Nothing is announced before every
-//! cache has synced, and an invalid configuration keeps the last good one.
+//! Incremental: the reflectors say which Services, EndpointSlices, Nodes
+//! and Namespaces changed ([`Reflectors::take_changes`]); only those objects
+//! are read into the role's [`World`], only the Services they touch are
+//! re-decided ([`NodePlanner`]), and only the changed routes go to the
+//! speaker, so one change costs the same with ten Services or ten
+//! thousand. A relist, a change of the configuration, of this node's Node
+//! object or of the peers' sessions (e.g. a password Secret) takes a
+//! snapshot of every cache and re-plans everything. Nothing is announced
+//! before every cache has synced, and an invalid configuration keeps the
+//! last good one.
+//!
+//! The routes go out before any bookkeeping: ServiceBGPStatus objects are
+//! written by a task of their own, at most once per
+//! `STATUS_MIN_INTERVAL` for the newest state, and the
+//! `metallb_speaker_announced` series of the changed Services only are
+//! updated.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bgp_session::Password;
+use tokio::sync::watch;
 
+use crate::announce::ServiceDecision;
 use crate::announcer::Announcer;
 use crate::config::Config;
 use crate::incremental::{IpSource, NodePlanner};
-use crate::kube_io::{Reflectors, SessionState, StatusPublisher, WatchOptions, service_peers};
+use crate::kube_io::{
+    Changes, Reflectors, SessionState, StatusPublisher, WatchOptions, service_peers,
+};
 use crate::metrics::Metrics;
 use crate::plan::{PlanOptions, plan};
 use crate::standalone::peer_config;
-use crate::world::World;
+use crate::world::{ObjectKey, World, WorldDiff};
 
 /// Options of the speaker role.
 #[derive(Clone, Debug)]
@@ -47,6 +62,8 @@ pub async fn run(
 ) {
     let reflectors = Reflectors::start(client.clone(), &WatchOptions::speaker(&opts.namespace));
     let publisher = StatusPublisher::new(client, &opts.namespace, &opts.node);
+    let (statuses, desired) = watch::channel(ServicePeers::new());
+    let status_task = tokio::spawn(publish_service_statuses(publisher.clone(), desired));
     let mut changes = reflectors.subscribe();
     let plan_opts = PlanOptions {
         speaker_only: true,
@@ -59,7 +76,40 @@ pub async fn run(
     reflectors.wait_until_ready().await;
     loop {
         changes.borrow_and_update();
-        if let Some(snapshot) = reflectors.snapshot() {
+        let dirty = reflectors.take_changes();
+        let mut handled = false;
+        // Only Services, EndpointSlices, other Nodes or Namespaces changed:
+        // read just those objects (no snapshot of every store, no diff of
+        // the whole world) and re-decide the Services they touch.
+        if !dirty.full && !dirty.nodes.contains(&opts.node) {
+            if let (Some((world, planner)), Some(cfg)) = (applied.as_mut(), &last_good) {
+                if planner.config() == cfg {
+                    metrics.k8s_updates.inc();
+                    let diff = apply_changes(world, &reflectors, &dirty);
+                    let affected = diff.affected_services();
+                    let before: Vec<Vec<IpAddr>> =
+                        affected.iter().map(|k| announced_ips(planner, k)).collect();
+                    let delta = planner.update(world, IpSource::Status, &affected);
+                    if !delta.is_empty() {
+                        for change in announcer.apply_delta(&delta) {
+                            tracing::info!(%change, "speaker");
+                        }
+                        // Let the peer tasks write the UPDATEs before the
+                        // bookkeeping below takes this worker.
+                        tokio::task::yield_now().await;
+                        publish(&statuses, planner.service_peers());
+                    }
+                    for (key, old) in affected.iter().zip(&before) {
+                        let new = announced_ips(planner, key);
+                        if *old != new {
+                            metrics.update_announced(&opts.node, key, old, &new);
+                        }
+                    }
+                    handled = true;
+                }
+            }
+        }
+        if let Some(snapshot) = (!handled).then(|| reflectors.snapshot()).flatten() {
             metrics.k8s_updates.inc();
             match snapshot.load_config() {
                 Ok(c) => {
@@ -112,17 +162,14 @@ pub async fn run(
                             let changed = diff.affected_services();
                             let delta = planner.update(&world, IpSource::Status, &changed);
                             if !delta.is_empty() {
-                                metrics
-                                    .set_announced(&opts.node, &planner.announcements().announced);
+                                // The routes first: everything after this
+                                // is bookkeeping the peers do not wait for.
                                 for change in announcer.apply_delta(&delta) {
                                     tracing::info!(%change, "speaker");
                                 }
-                                if let Err(e) = publisher
-                                    .sync_service_statuses(&planner.service_peers())
-                                    .await
-                                {
-                                    tracing::warn!(error = %e, "ServiceBGPStatus sync failed");
-                                }
+                                metrics
+                                    .set_announced(&opts.node, &planner.announcements().announced);
+                                publish(&statuses, planner.service_peers());
                             }
                             *old_world = std::mem::take(&mut world);
                             done = true;
@@ -136,12 +183,7 @@ pub async fn run(
                     for change in announcer.apply(peers, &p.announcements.routes).await {
                         tracing::info!(%change, "speaker");
                     }
-                    if let Err(e) = publisher
-                        .sync_service_statuses(&service_peers(&p.announcements))
-                        .await
-                    {
-                        tracing::warn!(error = %e, "ServiceBGPStatus sync failed");
-                    }
+                    publish(&statuses, service_peers(&p.announcements));
                     let planner = NodePlanner::new(
                         cfg,
                         &world,
@@ -170,6 +212,118 @@ pub async fn run(
                 continue;
             }
             () = &mut shutdown => break,
+        }
+    }
+    // The last ServiceBGPStatus state still goes out, within a bound.
+    drop(statuses);
+    if tokio::time::timeout(STATUS_DRAIN, status_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("ServiceBGPStatus writes still pending at shutdown; abandoned");
+    }
+}
+
+/// Brings `world` up to date with the objects `dirty` names, read from the
+/// reflectors' stores, and says what changed (as [`World::diff`] would).
+fn apply_changes(world: &mut World, reflectors: &Reflectors, dirty: &Changes) -> WorldDiff {
+    let mut diff = WorldDiff::default();
+    for key in &dirty.services {
+        match reflectors.service(key) {
+            Some(svc) => world.upsert_service(svc),
+            None => drop(world.remove_service(key)),
+        }
+        diff.services.insert(key.clone());
+    }
+    for key in &dirty.endpoint_slices {
+        // Both the old and the new slice's Service: a slice can move.
+        if let Some(old) = world.remove_endpoint_slice(key) {
+            diff.slice_changed(&old);
+        }
+        if let Some(new) = reflectors.endpoint_slice(key) {
+            diff.slice_changed(&new);
+            world.upsert_endpoint_slice(new);
+        }
+    }
+    for name in &dirty.nodes {
+        match reflectors.node(name) {
+            Some(node) => world.upsert_node(node),
+            None => drop(world.remove_node(name)),
+        }
+        diff.nodes.insert(name.clone());
+    }
+    for name in &dirty.namespaces {
+        match reflectors.namespace(name) {
+            Some(ns) => world.upsert_namespace(ns),
+            None => drop(world.remove_namespace(name)),
+        }
+        diff.namespaces.insert(name.clone());
+    }
+    diff
+}
+
+/// The IPs `planner` announces for Service `key` (none when withdrawn).
+fn announced_ips(planner: &NodePlanner, key: &ObjectKey) -> Vec<IpAddr> {
+    match planner.decision(key) {
+        Some(ServiceDecision::Announced { ips, .. }) => ips.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// Each announced Service (by key) and the peers it is announced to.
+type ServicePeers = BTreeMap<ObjectKey, BTreeSet<String>>;
+
+/// How long a failed ServiceBGPStatus sync waits before it is tried again
+/// (unless a newer state arrives first).
+const STATUS_RETRY: Duration = Duration::from_secs(1);
+
+/// Least time between two ServiceBGPStatus syncs: a burst of changes
+/// costs one sync per interval, and each sync compares every Service.
+const STATUS_MIN_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How long shutdown waits for the last ServiceBGPStatus writes.
+const STATUS_DRAIN: Duration = Duration::from_secs(5);
+
+/// Hands `peers` to the status task, unless it already has that state.
+fn publish(statuses: &watch::Sender<ServicePeers>, peers: ServicePeers) {
+    statuses.send_if_modified(|current| {
+        let changed = *current != peers;
+        if changed {
+            *current = peers;
+        }
+        changed
+    });
+}
+
+/// Writes the ServiceBGPStatus objects for the newest announced state, off
+/// the path from a watch event to the routes: the routes go out first, and
+/// states that arrive while a sync runs collapse into the newest one. Ends
+/// when the role drops the sender and the newest state has been written.
+async fn publish_service_statuses(
+    publisher: StatusPublisher,
+    mut desired: watch::Receiver<ServicePeers>,
+) {
+    let mut retry = false;
+    loop {
+        if !retry && desired.changed().await.is_err() {
+            return;
+        }
+        let peers = desired.borrow_and_update().clone();
+        retry = match publisher.sync_service_statuses(&peers).await {
+            Ok(_) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "ServiceBGPStatus sync failed; retrying");
+                true
+            }
+        };
+        if retry {
+            tokio::select! {
+                r = desired.changed() => if r.is_err() { return },
+                () = tokio::time::sleep(STATUS_RETRY) => {}
+            }
+        } else {
+            // States arriving meanwhile collapse into the newest.
+            tokio::time::sleep(STATUS_MIN_INTERVAL).await;
         }
     }
 }

@@ -8,16 +8,14 @@
     clippy::panic
 )] // Test code: a panic is a test failure.
 
+mod bgp_collector;
 mod fake_apiserver;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use bgp_session::{
-    ConnectMode, Event, MaxPrefixAction, PeerConfig, ReceiveConfig, RemoteAs, Speaker,
-};
+use bgp_session::{Event, Speaker};
 use fake_apiserver::{FakeApiServer, eventually};
 use k8s_adapter::announcer::Announcer;
 use k8s_adapter::metrics::Metrics;
@@ -28,33 +26,9 @@ use serde_json::json;
 const NS: &str = "metallb-system";
 const WAIT: Duration = Duration::from_secs(10);
 
-/// A collector on a port MetalLB's BGPPeer validation accepts (≤ 16384).
-async fn collector() -> (Speaker, SocketAddr) {
-    let c = Speaker::new();
-    for port in (10_000u16..16_000).step_by(97) {
-        if let Ok(addr) = c.listen(SocketAddr::from(([127, 0, 0, 1], port))).await {
-            let mut p = PeerConfig::new(
-                "127.0.0.1:179".parse().unwrap(),
-                64501,
-                RemoteAs::Asn(64500),
-                "192.0.2.254".parse().unwrap(),
-            );
-            p.mode = ConnectMode::Passive;
-            p.idle_hold = Duration::ZERO;
-            p.receive = Some(ReceiveConfig {
-                max_prefixes: 100,
-                action: MaxPrefixAction::Drop,
-            });
-            c.add_peer(p).unwrap();
-            return (c, addr);
-        }
-    }
-    panic!("no free port");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn speaker_role_announces_and_publishes_status() {
-    let (collector, addr) = collector().await;
+    let (collector, addr) = bgp_collector::collector(100).await;
     let mut routes = collector.subscribe();
     let server = FakeApiServer::start().await;
     server

@@ -11,6 +11,7 @@ mod fake_apiserver;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::time::Duration;
 
 use fake_apiserver::FakeApiServer;
 use k8s_adapter::allocate::{Event, EventType, ServiceOutcome};
@@ -309,12 +310,13 @@ async fn service_bgp_statuses_applied_and_stale_ones_deleted() {
             .is_some()
     );
 
-    // Unchanged: nothing written.
+    // Unchanged: nothing written, and nothing listed either (the publisher
+    // knows what it wrote).
     server.clear_requests();
     let report = publisher.sync_service_statuses(&announced).await.unwrap();
     assert_eq!(report.unchanged, 2);
     assert_eq!(report.applied + report.deleted, 0);
-    assert!(server.requests().iter().all(|r| r.method == "GET"));
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
 
     // db withdrawn, web's peers changed.
     announced.remove(&db);
@@ -340,6 +342,54 @@ async fn service_bgp_statuses_applied_and_stale_ones_deleted() {
     let mut expected = vec!["bgp-other".to_owned(), name];
     expected.sort();
     assert_eq!(left, expected);
+}
+
+/// Someone else deletes a status object: a publisher that lists on every
+/// sync (resync interval zero) writes it again; the default one trusts what
+/// it wrote until its resync interval has passed.
+#[tokio::test]
+async fn service_bgp_status_deleted_by_someone_else_comes_back_after_resync() {
+    let server = FakeApiServer::start().await;
+    let web = ObjectKey::new("default", "web");
+    let announced = BTreeMap::from([(web.clone(), peers(&["peer-a"]))]);
+    let name = service_bgp_status_name("node-1", &web);
+    let trusting = StatusPublisher::new(server.client(), NS, "node-1");
+    let listing = StatusPublisher::new(server.client(), NS, "node-1").with_resync(Duration::ZERO);
+    assert_eq!(
+        trusting
+            .sync_service_statuses(&announced)
+            .await
+            .unwrap()
+            .applied,
+        1
+    );
+    assert_eq!(
+        listing
+            .sync_service_statuses(&announced)
+            .await
+            .unwrap()
+            .unchanged,
+        1
+    );
+
+    assert!(server.delete("metallb.io/v1beta1", "servicebgpstatuses", NS, &name));
+    let report = trusting.sync_service_statuses(&announced).await.unwrap();
+    assert_eq!(
+        report.unchanged, 1,
+        "within the resync interval: not listed"
+    );
+    assert!(
+        server
+            .get("metallb.io/v1beta1", "servicebgpstatuses", NS, &name)
+            .is_none()
+    );
+
+    let report = listing.sync_service_statuses(&announced).await.unwrap();
+    assert_eq!(report.applied, 1);
+    let obj = server
+        .get("metallb.io/v1beta1", "servicebgpstatuses", NS, &name)
+        .unwrap();
+    assert_eq!(obj["status"]["peers"], json!(["peer-a"]));
 }
 
 #[tokio::test]

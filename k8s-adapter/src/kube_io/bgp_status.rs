@@ -4,13 +4,15 @@
 //! wanted are deleted.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bgp_session::{PeerStatus, State as FsmState};
 
 use kube::Client;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use serde_json::{Map, Value, json};
+use tokio::sync::Mutex;
 use tracing::debug;
 
 use super::resources::{bgp_session_state_resource, service_bgp_status_resource};
@@ -170,12 +172,36 @@ fn without_nulls(v: &Value) -> Value {
     }
 }
 
+/// How long a publisher trusts what it listed and wrote before it lists
+/// its objects again ([`StatusPublisher::with_resync`]).
+pub const DEFAULT_RESYNC: Duration = Duration::from_secs(300);
+
 /// Writes one node's status objects.
+///
+/// A sync compares the desired objects with what this publisher last
+/// listed or wrote, and writes only the differences. It lists the objects
+/// from the API server on its first sync, after any failed request, and
+/// once the list is older than the resync interval, so an object edited
+/// or deleted by someone else is put right within that interval. A change
+/// to a handful of Services therefore costs a handful of requests, not a
+/// list of every status object of the node.
 #[derive(Clone)]
 pub struct StatusPublisher {
     client: Client,
     namespace: String,
     node: String,
+    resync: Duration,
+    services: Arc<Mutex<Known>>,
+    sessions: Arc<Mutex<Known>>,
+}
+
+/// What a publisher knows of one kind of its objects on the server.
+#[derive(Default)]
+struct Known {
+    /// When they were last listed; `None` until then and after a failure.
+    listed: Option<Instant>,
+    /// By name: labels and status (nulls removed) as listed or written.
+    objects: BTreeMap<String, (BTreeMap<String, String>, Value)>,
 }
 
 impl StatusPublisher {
@@ -185,7 +211,18 @@ impl StatusPublisher {
             client,
             namespace: namespace.to_owned(),
             node: node.to_owned(),
+            resync: DEFAULT_RESYNC,
+            services: Arc::default(),
+            sessions: Arc::default(),
         }
+    }
+
+    /// Lists the objects again when the last list is older than `resync`
+    /// (default [`DEFAULT_RESYNC`]; zero lists on every sync).
+    #[must_use]
+    pub fn with_resync(mut self, resync: Duration) -> Self {
+        self.resync = resync;
+        self
     }
 
     /// Makes this node's `ServiceBGPStatus` objects match `announced`
@@ -215,8 +252,14 @@ impl StatusPublisher {
             })
             .collect();
         let selector = format!("{NODE_LABEL}={}", self.node);
-        self.sync(&service_bgp_status_resource(), &selector, desired)
-            .await
+        self.sync(
+            &service_bgp_status_resource(),
+            &selector,
+            desired,
+            &self.services,
+            false,
+        )
+        .await
     }
 
     /// Makes this node's `BGPSessionState` objects match `sessions` (one per
@@ -246,17 +289,26 @@ impl StatusPublisher {
             })
             .collect();
         let selector = format!("{SESSION_NODE_LABEL}={}", self.node);
-        self.sync(&bgp_session_state_resource(), &selector, desired)
-            .await
+        self.sync(
+            &bgp_session_state_resource(),
+            &selector,
+            desired,
+            &self.sessions,
+            false,
+        )
+        .await
     }
 
-    /// Deletes every status object of this node (when the speaker leaves).
+    /// Deletes every status object of this node (when the speaker leaves),
+    /// listing them first whatever this publisher knows.
     pub async fn delete_all(&self) -> Result<usize, KubeIoError> {
         let a = self
             .sync(
                 &service_bgp_status_resource(),
                 &format!("{NODE_LABEL}={}", self.node),
                 Vec::new(),
+                &self.services,
+                true,
             )
             .await?;
         let b = self
@@ -264,6 +316,8 @@ impl StatusPublisher {
                 &bgp_session_state_resource(),
                 &format!("{SESSION_NODE_LABEL}={}", self.node),
                 Vec::new(),
+                &self.sessions,
+                true,
             )
             .await?;
         Ok(a.deleted + b.deleted)
@@ -274,27 +328,56 @@ impl StatusPublisher {
         ar: &ApiResource,
         selector: &str,
         desired: Vec<Desired>,
+        known: &Mutex<Known>,
+        list: bool,
+    ) -> Result<SyncReport, KubeIoError> {
+        // Held to the end: syncs of one kind never interleave.
+        let mut known = known.lock().await;
+        let result = self
+            .sync_locked(ar, selector, desired, &mut known, list)
+            .await;
+        if result.is_err() {
+            // What failed may have half happened: list before the next sync.
+            known.listed = None;
+        }
+        result
+    }
+
+    async fn sync_locked(
+        &self,
+        ar: &ApiResource,
+        selector: &str,
+        desired: Vec<Desired>,
+        known: &mut Known,
+        list: bool,
     ) -> Result<SyncReport, KubeIoError> {
         let api: Api<DynamicObject> =
             Api::namespaced_with(self.client.clone(), &self.namespace, ar);
-        let existing: BTreeMap<String, DynamicObject> = api
-            .list(&ListParams::default().labels(selector))
-            .await?
-            .items
-            .into_iter()
-            .filter_map(|o| o.metadata.name.clone().map(|n| (n, o)))
-            .collect();
+        if list || known.listed.is_none_or(|at| at.elapsed() >= self.resync) {
+            let listed = api.list(&ListParams::default().labels(selector)).await?;
+            known.objects = listed
+                .items
+                .into_iter()
+                .filter_map(|o| {
+                    let name = o.metadata.name.clone()?;
+                    let labels = o.metadata.labels.clone().unwrap_or_default();
+                    // Nulls compare as absent whichever way the server
+                    // stored them; no status at all is `null`, which no
+                    // desired status equals.
+                    let status = o.data.get("status").map_or(Value::Null, without_nulls);
+                    Some((name, (labels, status)))
+                })
+                .collect();
+            known.listed = Some(Instant::now());
+        }
         let mut report = SyncReport::default();
         let apply = PatchParams::apply(FIELD_MANAGER).force();
         let wanted: BTreeSet<&str> = desired.iter().map(|d| d.name.as_str()).collect();
         for d in &desired {
             let status = without_nulls(&d.status);
-            if let Some(o) = existing.get(&d.name) {
-                let labels = o.metadata.labels.clone().unwrap_or_default();
+            if let Some((labels, current)) = known.objects.get(&d.name) {
                 let labels_ok = d.labels.iter().all(|(k, v)| labels.get(k) == Some(v));
-                // Nulls compare as absent whichever way the server stored them.
-                let current = o.data.get("status").map(without_nulls);
-                if labels_ok && current.as_ref() == Some(&status) {
+                if labels_ok && *current == status {
                     report.unchanged += 1;
                     continue;
                 }
@@ -330,18 +413,25 @@ impl StatusPublisher {
                 Err(e) => return Err(e.into()),
             }
             debug!(kind = %ar.kind, name = %d.name, "applied");
+            known
+                .objects
+                .insert(d.name.clone(), (d.labels.clone(), status));
             report.applied += 1;
         }
-        for name in existing.keys() {
-            if wanted.contains(name.as_str()) {
-                continue;
-            }
-            match api.delete(name, &DeleteParams::default()).await {
+        let stale: Vec<String> = known
+            .objects
+            .keys()
+            .filter(|name| !wanted.contains(name.as_str()))
+            .cloned()
+            .collect();
+        for name in stale {
+            match api.delete(&name, &DeleteParams::default()).await {
                 Ok(_) => {}
                 Err(e) if is_not_found(&e) => {}
                 Err(e) => return Err(e.into()),
             }
             debug!(kind = %ar.kind, %name, "stale object deleted");
+            known.objects.remove(&name);
             report.deleted += 1;
         }
         Ok(report)

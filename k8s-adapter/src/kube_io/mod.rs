@@ -80,13 +80,13 @@ mod snapshot;
 mod writes;
 
 pub use bgp_status::{
-    NODE_LABEL, SERVICE_NAME_LABEL, SERVICE_NAMESPACE_LABEL, SESSION_NODE_LABEL,
+    DEFAULT_RESYNC, NODE_LABEL, SERVICE_NAME_LABEL, SERVICE_NAMESPACE_LABEL, SESSION_NODE_LABEL,
     SESSION_PEER_LABEL, SessionState, StatusPublisher, SyncReport, service_bgp_status_name,
     service_peers, session_state_name,
 };
 pub use controller::{ControllerOptions, ControllerState, reconcile_services, run_controller};
 pub use leader::{LeaderElector, LeaderHandle, LeaseConfig};
-pub use reflect::{BackoffConfig, Reflectors, WatchOptions};
+pub use reflect::{BackoffConfig, Changes, MAX_TRACKED_CHANGES, Reflectors, WatchOptions};
 pub use resources::{
     ConfigKind, METALLB_CONFIG_KINDS, bgp_session_state_resource, metallb_resource,
     service_bgp_status_resource,

@@ -10,9 +10,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::WatchStreamExt;
-use kube::runtime::reflector::{self, Store, store::Writer};
+use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
 use kube::runtime::utils::Backoff;
 use kube::runtime::watcher::{self, Event};
 use kube::{Client, Resource};
@@ -24,6 +25,7 @@ use tracing::{debug, info, warn};
 use super::resources::{METALLB_CONFIG_KINDS, metallb_resource};
 use super::snapshot::Snapshot;
 use super::{CONFIG_MAP_NAME, DEFAULT_NAMESPACE};
+use crate::world::ObjectKey;
 
 /// Retry delays after a failed list or watch: exponential from `initial`
 /// up to `max`, reset after each successful event.
@@ -138,17 +140,104 @@ impl Default for WatchOptions {
     }
 }
 
+/// The objects of the [`World`](crate::world::World) kinds that changed
+/// since the last [`Reflectors::take_changes`], or that everything must be
+/// read again.
+///
+/// Bounded: each set holds at most one entry per object, and past
+/// [`MAX_TRACKED_CHANGES`] entries the sets are dropped for `full`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Changes {
+    /// Read everything again: a store was listed (first sync or relist,
+    /// which reports no deletions), an object outside the world kinds
+    /// changed (configuration, Secrets), or too many changes piled up.
+    pub full: bool,
+    /// Services added, changed or deleted.
+    pub services: BTreeSet<ObjectKey>,
+    /// EndpointSlices added, changed or deleted.
+    pub endpoint_slices: BTreeSet<ObjectKey>,
+    /// Nodes added, changed or deleted.
+    pub nodes: BTreeSet<String>,
+    /// Namespaces added, changed or deleted.
+    pub namespaces: BTreeSet<String>,
+}
+
+impl Default for Changes {
+    /// Nothing read yet: everything must be.
+    fn default() -> Self {
+        Self {
+            full: true,
+            services: BTreeSet::new(),
+            endpoint_slices: BTreeSet::new(),
+            nodes: BTreeSet::new(),
+            namespaces: BTreeSet::new(),
+        }
+    }
+}
+
+/// Past this many changed objects [`Changes`] gives up the sets and asks
+/// for a full read, which is then no dearer.
+pub const MAX_TRACKED_CHANGES: usize = 10_000;
+
+impl Changes {
+    fn len(&self) -> usize {
+        self.services.len() + self.endpoint_slices.len() + self.nodes.len() + self.namespaces.len()
+    }
+
+    fn record(&mut self, kind: Tracked, meta: &ObjectMeta) {
+        if self.full {
+            return;
+        }
+        match kind {
+            Tracked::Services => self.services.insert(ObjectKey::of(meta)),
+            Tracked::EndpointSlices => self.endpoint_slices.insert(ObjectKey::of(meta)),
+            Tracked::Nodes => self.nodes.insert(meta.name.clone().unwrap_or_default()),
+            Tracked::Namespaces => self
+                .namespaces
+                .insert(meta.name.clone().unwrap_or_default()),
+            Tracked::Other => {
+                self.set_full();
+                return;
+            }
+        };
+        if self.len() > MAX_TRACKED_CHANGES {
+            self.set_full();
+        }
+    }
+
+    fn set_full(&mut self) {
+        *self = Self::default();
+    }
+}
+
+/// Which [`Changes`] set a reflector's events go to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tracked {
+    Services,
+    EndpointSlices,
+    Nodes,
+    Namespaces,
+    /// Not a world kind: any change asks for a full read.
+    Other,
+}
+
 /// State shared by the reflector tasks.
 struct Shared {
     generation: watch::Sender<u64>,
     ready: watch::Sender<bool>,
     /// Reflectors that have not completed their first list yet.
     pending: Mutex<BTreeSet<String>>,
+    /// What changed since the consumer last looked.
+    changes: Mutex<Changes>,
 }
 
 impl Shared {
     fn bump(&self) {
         self.generation.send_modify(|g| *g = g.wrapping_add(1));
+    }
+
+    fn changes(&self) -> std::sync::MutexGuard<'_, Changes> {
+        self.changes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn synced(&self, name: &str) {
@@ -204,6 +293,7 @@ impl Reflectors {
             generation: gen_tx,
             ready: ready_tx,
             pending: Mutex::new(BTreeSet::new()),
+            changes: Mutex::new(Changes::default()),
         });
         let mut this = Self {
             stores: Stores::default(),
@@ -224,7 +314,7 @@ impl Reflectors {
                 Api::all(client.clone()),
                 cfg(),
                 writer,
-                false,
+                (false, Tracked::Services),
                 b,
             );
         }
@@ -236,14 +326,15 @@ impl Reflectors {
                 Api::all(client.clone()),
                 cfg(),
                 writer,
-                false,
+                (false, Tracked::EndpointSlices),
                 b,
             );
         }
         if options.nodes {
             let (store, writer) = reflector::store();
             this.stores.nodes = Some(store);
-            this.spawn("nodes", Api::all(client.clone()), cfg(), writer, false, b);
+            let t = (false, Tracked::Nodes);
+            this.spawn("nodes", Api::all(client.clone()), cfg(), writer, t, b);
         }
         if options.namespaces {
             let (store, writer) = reflector::store();
@@ -253,7 +344,7 @@ impl Reflectors {
                 Api::all(client.clone()),
                 cfg(),
                 writer,
-                false,
+                (false, Tracked::Namespaces),
                 b,
             );
         }
@@ -261,14 +352,14 @@ impl Reflectors {
             let (store, writer) = reflector::store();
             this.stores.secrets = Some(store);
             let api = Api::namespaced(client.clone(), ns);
-            this.spawn("secrets", api, cfg(), writer, false, b);
+            this.spawn("secrets", api, cfg(), writer, (false, Tracked::Other), b);
         }
         if options.config_map {
             let (store, writer) = reflector::store();
             this.stores.config_maps = Some(store);
             let api = Api::namespaced(client.clone(), ns);
             let c = cfg().fields(&format!("metadata.name={}", options.config_map_name));
-            this.spawn("configmap", api, c, writer, false, b);
+            this.spawn("configmap", api, c, writer, (false, Tracked::Other), b);
         }
         if options.custom_resources {
             for kind in &METALLB_CONFIG_KINDS {
@@ -276,7 +367,7 @@ impl Reflectors {
                 let writer = Writer::new(ar.clone());
                 this.stores.custom.push((ar.clone(), writer.as_reader()));
                 let api = Api::<DynamicObject>::namespaced_with(client.clone(), ns, &ar);
-                this.spawn(kind.plural, api, cfg(), writer, true, b);
+                this.spawn(kind.plural, api, cfg(), writer, (true, Tracked::Other), b);
             }
         }
         if this.tasks.is_empty() {
@@ -291,7 +382,7 @@ impl Reflectors {
         api: Api<K>,
         config: watcher::Config,
         writer: Writer<K>,
-        tolerate_missing: bool,
+        (tolerate_missing, tracked): (bool, Tracked),
         backoff: BackoffConfig,
     ) where
         K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
@@ -312,12 +403,18 @@ impl Reflectors {
             let mut missing = false;
             while let Some(item) = stream.next().await {
                 match item {
-                    Ok(Event::Apply(_) | Event::Delete(_)) => {
+                    Ok(Event::Apply(o) | Event::Delete(o)) => {
                         missing = false;
+                        // The store already holds the change (`reflect`
+                        // applies it before passing the event on).
+                        shared.changes().record(tracked, o.meta());
                         shared.bump();
                     }
                     Ok(Event::InitDone) => {
                         missing = false;
+                        // A (re)list replaced the store: deletions while
+                        // the watch was down have no events.
+                        shared.changes().set_full();
                         shared.synced(&name);
                         shared.bump();
                     }
@@ -376,6 +473,47 @@ impl Reflectors {
     /// The current change generation.
     pub fn generation(&self) -> u64 {
         *self.generation.borrow()
+    }
+
+    /// What changed since the last call (see [`Changes`]); starts `full`.
+    /// Taking the changes before reading the stores loses nothing: a
+    /// change made after the take is in the stores and also in the next
+    /// take.
+    pub fn take_changes(&self) -> Changes {
+        let mut c = self.shared.changes();
+        Changes {
+            full: std::mem::replace(&mut c.full, false),
+            services: std::mem::take(&mut c.services),
+            endpoint_slices: std::mem::take(&mut c.endpoint_slices),
+            nodes: std::mem::take(&mut c.nodes),
+            namespaces: std::mem::take(&mut c.namespaces),
+        }
+    }
+
+    /// The Service `key` as the store holds it now.
+    pub fn service(&self, key: &ObjectKey) -> Option<Service> {
+        namespaced(self.stores.services.as_ref()?, key)
+    }
+
+    /// The EndpointSlice `key` as the store holds it now.
+    pub fn endpoint_slice(&self, key: &ObjectKey) -> Option<EndpointSlice> {
+        namespaced(self.stores.endpoint_slices.as_ref()?, key)
+    }
+
+    /// The Node `name` as the store holds it now.
+    pub fn node(&self, name: &str) -> Option<Node> {
+        let o = self.stores.nodes.as_ref()?.get(&ObjectRef::new(name))?;
+        Some((*o).clone())
+    }
+
+    /// The Namespace `name` as the store holds it now.
+    pub fn namespace(&self, name: &str) -> Option<Namespace> {
+        let o = self
+            .stores
+            .namespaces
+            .as_ref()?
+            .get(&ObjectRef::new(name))?;
+        Some((*o).clone())
     }
 
     /// A snapshot of every store, or `None` until every reflector has
@@ -450,4 +588,14 @@ fn watch_not_found(e: &watcher::Error) -> bool {
         }
         _ => false,
     }
+}
+
+/// A namespaced object of `store` by key, cloned.
+fn namespaced<K>(store: &Store<K>, key: &ObjectKey) -> Option<K>
+where
+    K: Resource + Clone,
+    K::DynamicType: Eq + Hash + Clone + Default,
+{
+    let o = store.get(&ObjectRef::new(&key.name).within(&key.namespace))?;
+    Some((*o).clone())
 }
