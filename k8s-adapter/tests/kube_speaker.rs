@@ -26,6 +26,53 @@ use serde_json::json;
 const NS: &str = "metallb-system";
 const WAIT: Duration = Duration::from_secs(10);
 
+/// The Service `default/web` with `ip` as its load-balancer IP.
+fn service(ip: &str) -> serde_json::Value {
+    json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster", "clusterIP": "10.96.0.10",
+                 "clusterIPs": ["10.96.0.10"], "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack",
+                 "ports": [{"port": 80, "protocol": "TCP"}]},
+        "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}})
+}
+
+/// The EndpointSlice of `default/web`: one ready endpoint on node-1.
+fn slice(addr: &str) -> serde_json::Value {
+    json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "web-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [addr], "conditions": {"ready": true}, "nodeName": "node-1"}],
+        "ports": [{"port": 8080, "protocol": "TCP"}]})
+}
+
+/// The next routes event at the collector: announced and withdrawn prefixes.
+async fn next_routes(
+    rx: &mut tokio::sync::broadcast::Receiver<bgp_session::SpeakerEvent>,
+) -> (Vec<String>, Vec<String>) {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let Ok(ev) = rx.recv().await {
+                if let Event::Routes {
+                    announced,
+                    withdrawn,
+                    ..
+                } = ev.event
+                {
+                    return (
+                        announced
+                            .iter()
+                            .map(|r| r.nlri.prefix.to_string())
+                            .collect(),
+                        withdrawn.iter().map(|p| p.prefix.to_string()).collect(),
+                    );
+                }
+            }
+        }
+    })
+    .await
+    .expect("routes event")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn speaker_role_announces_and_publishes_status() {
     let (collector, addr) = bgp_collector::collector(100).await;
@@ -48,17 +95,8 @@ async fn speaker_role_announces_and_publishes_status() {
     server.upsert(json!({"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
         "metadata": {"name": "router", "namespace": NS},
         "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": "127.0.0.1", "peerPort": addr.port()}}));
-    server.upsert(json!({"apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": "web", "namespace": "default"},
-        "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster", "clusterIP": "10.96.0.10",
-                 "clusterIPs": ["10.96.0.10"], "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack",
-                 "ports": [{"port": 80, "protocol": "TCP"}]},
-        "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}}));
-    server.upsert(json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-        "metadata": {"name": "web-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}},
-        "addressType": "IPv4",
-        "endpoints": [{"addresses": ["10.0.0.5"], "conditions": {"ready": true}, "nodeName": "node-1"}],
-        "ports": [{"port": 8080, "protocol": "TCP"}]}));
+    server.upsert(service("192.0.2.10"));
+    server.upsert(slice("10.0.0.5"));
 
     let speaker = Speaker::new();
     let mut announcer = Announcer::new(speaker.clone());
@@ -138,6 +176,36 @@ async fn speaker_role_announces_and_publishes_status() {
     .await
     .expect("withdrawal received");
     assert_eq!(withdrawn, "192.0.2.10/32");
+
+    // The endpoint comes back, then the Service's IP changes: each a single
+    // object change, read on its own (the incremental path), with the
+    // metric following the Service.
+    server.upsert(slice("10.0.0.5"));
+    assert_eq!(next_routes(&mut routes).await.0, ["192.0.2.10/32"]);
+    server.upsert(service("192.0.2.11"));
+    let (mut announced, mut withdrawn) = (Vec::new(), Vec::new());
+    while announced.is_empty() || withdrawn.is_empty() {
+        let (a, w) = next_routes(&mut routes).await;
+        announced.extend(a);
+        withdrawn.extend(w);
+    }
+    assert_eq!(
+        (announced, withdrawn),
+        (
+            vec!["192.0.2.11/32".to_owned()],
+            vec!["192.0.2.10/32".to_owned()]
+        )
+    );
+    // The metric is bookkeeping done after the routes went out.
+    assert!(
+        eventually(WAIT, || {
+            let m = metrics.encode();
+            m.contains("ip=\"192.0.2.11\"} 1") && !m.contains("ip=\"192.0.2.10\"")
+        })
+        .await,
+        "{}",
+        metrics.encode()
+    );
 
     stop.send(()).unwrap();
     tokio::time::timeout(WAIT, task).await.unwrap().unwrap();

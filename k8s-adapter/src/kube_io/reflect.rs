@@ -268,10 +268,12 @@ struct Stores {
 ///
 /// Level-triggered: [`Reflectors::subscribe`] gives a receiver whose value
 /// (a generation counter) changes after any store change; the consumer then
-/// rebuilds a whole [`Snapshot`]. Changes that arrive while the consumer is
-/// busy coalesce into one notification. A relist (after `410 Gone` or a
-/// broken watch) replaces a store's contents at once when the list
-/// completes, so a snapshot never sees a half-listed store.
+/// either rebuilds a whole [`Snapshot`] or, with [`Reflectors::take_changes`],
+/// reads only the objects that changed. Changes that arrive while the
+/// consumer is busy coalesce into one notification. A relist (after
+/// `410 Gone` or a broken watch) replaces a store's contents at once when the
+/// list completes, so a snapshot never sees a half-listed store, and asks
+/// change-set consumers for a full read.
 ///
 /// Dropping the value stops the watches.
 pub struct Reflectors {
@@ -598,4 +600,62 @@ where
 {
     let o = store.get(&ObjectRef::new(&key.name).within(&key.namespace))?;
     Some((*o).clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(ns: &str, name: &str) -> ObjectMeta {
+        ObjectMeta {
+            namespace: Some(ns.into()),
+            name: Some(name.into()),
+            ..ObjectMeta::default()
+        }
+    }
+
+    fn empty() -> Changes {
+        Changes {
+            full: false,
+            ..Changes::default()
+        }
+    }
+
+    #[test]
+    fn records_keys_per_kind_and_asks_for_a_full_read_otherwise() {
+        let mut c = empty();
+        c.record(Tracked::Services, &meta("default", "web"));
+        c.record(Tracked::Services, &meta("default", "web"));
+        c.record(Tracked::EndpointSlices, &meta("default", "web-1"));
+        c.record(Tracked::Nodes, &meta("", "node-1"));
+        assert!(!c.full);
+        assert_eq!(c.services.len(), 1, "one entry per object");
+        assert!(
+            c.endpoint_slices
+                .contains(&ObjectKey::new("default", "web-1"))
+        );
+        assert!(c.nodes.contains("node-1"));
+
+        c.record(Tracked::Other, &meta("metallb-system", "pool"));
+        assert!(c.full);
+        assert_eq!(c.len(), 0, "a full read needs no keys");
+        c.record(Tracked::Services, &meta("default", "db"));
+        assert_eq!(
+            c.len(),
+            0,
+            "nothing is tracked until the full read is taken"
+        );
+    }
+
+    #[test]
+    fn too_many_changes_become_a_full_read() {
+        let mut c = empty();
+        for i in 0..MAX_TRACKED_CHANGES {
+            c.record(Tracked::EndpointSlices, &meta("default", &format!("s-{i}")));
+        }
+        assert!(!c.full);
+        c.record(Tracked::Services, &meta("default", "one-more"));
+        assert!(c.full);
+        assert_eq!(c.len(), 0);
+    }
 }
