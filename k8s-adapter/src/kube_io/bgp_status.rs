@@ -202,6 +202,18 @@ struct Known {
     listed: Option<Instant>,
     /// By name: labels and status (nulls removed) as listed or written.
     objects: BTreeMap<String, (BTreeMap<String, String>, Value)>,
+    /// ServiceBGPStatus only: each Service's peers as of the last
+    /// successful sync, whose objects are then known to match; `None`
+    /// until a full sync succeeds.
+    inputs: Option<BTreeMap<ObjectKey, BTreeSet<String>>>,
+}
+
+/// Which known objects a sync deletes.
+enum Stale {
+    /// Every known object that is not desired (a full sync).
+    AllOthers,
+    /// These, by name (a sync of the differences: the others are right).
+    Only(Vec<String>),
 }
 
 impl StatusPublisher {
@@ -229,37 +241,92 @@ impl StatusPublisher {
     /// (service → names of the peers it is announced to; services with no
     /// peer get no object): each applied when missing or different, and
     /// every other object labelled with this node deleted.
+    ///
+    /// Between lists only the Services whose peers differ from the last
+    /// successful sync are looked at, so a sync after a change to a few
+    /// Services costs little more than those Services.
     pub async fn sync_service_statuses(
         &self,
         announced: &BTreeMap<ObjectKey, BTreeSet<String>>,
     ) -> Result<SyncReport, KubeIoError> {
-        let desired = announced
+        let announced: BTreeMap<&ObjectKey, &BTreeSet<String>> = announced
             .iter()
             .filter(|(_, peers)| !peers.is_empty())
-            .map(|(svc, peers)| Desired {
-                name: service_bgp_status_name(&self.node, svc),
-                labels: BTreeMap::from([
-                    (NODE_LABEL.to_owned(), self.node.clone()),
-                    (SERVICE_NAME_LABEL.to_owned(), svc.name.clone()),
-                    (SERVICE_NAMESPACE_LABEL.to_owned(), svc.namespace.clone()),
-                ]),
-                status: json!({
-                    "node": self.node,
-                    "serviceName": svc.name,
-                    "serviceNamespace": svc.namespace,
-                    "peers": peers,
-                }),
-            })
             .collect();
+        let mut known = self.services.lock().await;
+        let list = self.list_due(&known);
+        let (desired, stale): (Vec<Desired>, Stale) = match known.inputs.as_ref().filter(|_| !list)
+        {
+            // Known state: only the differences.
+            Some(inputs) => {
+                let desired = announced
+                    .iter()
+                    .filter(|(svc, peers)| inputs.get(**svc) != Some(**peers))
+                    .map(|(svc, peers)| self.service_status(svc, peers))
+                    .collect();
+                let gone = inputs
+                    .keys()
+                    .filter(|svc| !announced.contains_key(svc))
+                    .map(|svc| service_bgp_status_name(&self.node, svc))
+                    .collect();
+                (desired, Stale::Only(gone))
+            }
+            None => {
+                let desired = announced
+                    .iter()
+                    .map(|(svc, peers)| self.service_status(svc, peers))
+                    .collect();
+                (desired, Stale::AllOthers)
+            }
+        };
         let selector = format!("{NODE_LABEL}={}", self.node);
-        self.sync(
-            &service_bgp_status_resource(),
-            &selector,
-            desired,
-            &self.services,
-            false,
-        )
-        .await
+        let ar = service_bgp_status_resource();
+        // Services left out as known to match count as unchanged.
+        let skipped = announced.len() - desired.len();
+        let result = self
+            .sync_locked(&ar, &selector, desired, &mut known, list, stale)
+            .await
+            .map(|mut report| {
+                report.unchanged += skipped;
+                report
+            });
+        known.inputs = match result {
+            Ok(_) => Some(
+                announced
+                    .into_iter()
+                    .map(|(svc, peers)| (svc.clone(), peers.clone()))
+                    .collect(),
+            ),
+            Err(_) => {
+                // What failed may have half happened: list before the next sync.
+                known.listed = None;
+                None
+            }
+        };
+        result
+    }
+
+    /// The `ServiceBGPStatus` object for `svc` announced to `peers`.
+    fn service_status(&self, svc: &ObjectKey, peers: &BTreeSet<String>) -> Desired {
+        Desired {
+            name: service_bgp_status_name(&self.node, svc),
+            labels: BTreeMap::from([
+                (NODE_LABEL.to_owned(), self.node.clone()),
+                (SERVICE_NAME_LABEL.to_owned(), svc.name.clone()),
+                (SERVICE_NAMESPACE_LABEL.to_owned(), svc.namespace.clone()),
+            ]),
+            status: json!({
+                "node": self.node,
+                "serviceName": svc.name,
+                "serviceNamespace": svc.namespace,
+                "peers": peers,
+            }),
+        }
+    }
+
+    /// Whether the objects must be listed before the next sync.
+    fn list_due(&self, known: &Known) -> bool {
+        known.listed.is_none_or(|at| at.elapsed() >= self.resync)
     }
 
     /// Makes this node's `BGPSessionState` objects match `sessions` (one per
@@ -333,8 +400,12 @@ impl StatusPublisher {
     ) -> Result<SyncReport, KubeIoError> {
         // Held to the end: syncs of one kind never interleave.
         let mut known = known.lock().await;
+        // This path keeps no per-Service inputs: the next
+        // ServiceBGPStatus sync compares everything again.
+        known.inputs = None;
+        let list = list || self.list_due(&known);
         let result = self
-            .sync_locked(ar, selector, desired, &mut known, list)
+            .sync_locked(ar, selector, desired, &mut known, list, Stale::AllOthers)
             .await;
         if result.is_err() {
             // What failed may have half happened: list before the next sync.
@@ -350,10 +421,11 @@ impl StatusPublisher {
         desired: Vec<Desired>,
         known: &mut Known,
         list: bool,
+        stale: Stale,
     ) -> Result<SyncReport, KubeIoError> {
         let api: Api<DynamicObject> =
             Api::namespaced_with(self.client.clone(), &self.namespace, ar);
-        if list || known.listed.is_none_or(|at| at.elapsed() >= self.resync) {
+        if list {
             let listed = api.list(&ListParams::default().labels(selector)).await?;
             known.objects = listed
                 .items
@@ -418,12 +490,15 @@ impl StatusPublisher {
                 .insert(d.name.clone(), (d.labels.clone(), status));
             report.applied += 1;
         }
-        let stale: Vec<String> = known
-            .objects
-            .keys()
-            .filter(|name| !wanted.contains(name.as_str()))
-            .cloned()
-            .collect();
+        let stale: Vec<String> = match stale {
+            Stale::AllOthers => known
+                .objects
+                .keys()
+                .filter(|name| !wanted.contains(name.as_str()))
+                .cloned()
+                .collect(),
+            Stale::Only(names) => names,
+        };
         for name in stale {
             match api.delete(&name, &DeleteParams::default()).await {
                 Ok(_) => {}
