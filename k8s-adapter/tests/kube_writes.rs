@@ -392,6 +392,44 @@ async fn service_bgp_status_deleted_by_someone_else_comes_back_after_resync() {
     assert_eq!(obj["status"]["peers"], json!(["peer-a"]));
 }
 
+/// After `delete_all` the publisher knows nothing is left: the next sync
+/// writes the objects again instead of trusting what it wrote before.
+#[tokio::test]
+async fn service_bgp_statuses_come_back_after_delete_all() {
+    let server = FakeApiServer::start().await;
+    let publisher = StatusPublisher::new(server.client(), NS, "node-1");
+    let web = ObjectKey::new("default", "web");
+    let announced = BTreeMap::from([(web.clone(), peers(&["peer-a"]))]);
+    let name = service_bgp_status_name("node-1", &web);
+    assert_eq!(
+        publisher
+            .sync_service_statuses(&announced)
+            .await
+            .unwrap()
+            .applied,
+        1
+    );
+    assert_eq!(publisher.delete_all().await.unwrap(), 1);
+    assert!(
+        server
+            .get("metallb.io/v1beta1", "servicebgpstatuses", NS, &name)
+            .is_none()
+    );
+    assert_eq!(
+        publisher
+            .sync_service_statuses(&announced)
+            .await
+            .unwrap()
+            .applied,
+        1
+    );
+    assert!(
+        server
+            .get("metallb.io/v1beta1", "servicebgpstatuses", NS, &name)
+            .is_some()
+    );
+}
+
 #[tokio::test]
 async fn session_states_applied_and_stale_ones_deleted() {
     let server = FakeApiServer::start().await;
