@@ -934,6 +934,11 @@ impl FakeApiServer {
         let router = Router::new().fallback(handle).with_state(app.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        // Like the real API server (Go's net/http): no Nagle delay, so a
+        // watch event is not held back behind an unacknowledged write.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
