@@ -5,16 +5,16 @@
 //! and Namespaces changed ([`Reflectors::take_changes`]); only those objects
 //! are read into the role's [`World`], only the Services they touch are
 //! re-decided ([`NodePlanner`]), and only the changed routes go to the
-//! speaker, so one change costs the same with ten Services or ten
-//! thousand. A relist, a change of the configuration, of this node's Node
+//! speaker. Reading and deciding cost the change, not the cluster; what
+//! still grows with the number of Services is the Service → peers map
+//! handed to the status task (built and compared after the routes). A relist, a change of the configuration, of this node's Node
 //! object or of the peers' sessions (e.g. a password Secret) takes a
 //! snapshot of every cache and re-plans everything. Nothing is announced
 //! before every cache has synced, and an invalid configuration keeps the
 //! last good one.
 //!
 //! The routes go out before any bookkeeping: ServiceBGPStatus objects are
-//! written by a task of their own, at most once per
-//! `STATUS_MIN_INTERVAL` for the newest state, and the
+//! written by a task of their own (`publish_service_statuses`), and the
 //! `metallb_speaker_announced` series of the changed Services only are
 //! updated.
 
@@ -31,7 +31,7 @@ use crate::announcer::Announcer;
 use crate::config::Config;
 use crate::incremental::{IpSource, NodePlanner};
 use crate::kube_io::{
-    Changes, Reflectors, SessionState, StatusPublisher, WatchOptions, service_peers,
+    Changes, DEFAULT_RESYNC, Reflectors, SessionState, StatusPublisher, WatchOptions, service_peers,
 };
 use crate::metrics::Metrics;
 use crate::plan::{PlanOptions, plan};
@@ -62,8 +62,9 @@ pub async fn run(
 ) {
     let reflectors = Reflectors::start(client.clone(), &WatchOptions::speaker(&opts.namespace));
     let publisher = StatusPublisher::new(client, &opts.namespace, &opts.node);
-    let (statuses, desired) = watch::channel(ServicePeers::new());
+    let (statuses, desired) = watch::channel(None);
     let status_task = tokio::spawn(publish_service_statuses(publisher.clone(), desired));
+    let status_abort = status_task.abort_handle();
     let mut changes = reflectors.subscribe();
     let plan_opts = PlanOptions {
         speaker_only: true,
@@ -97,8 +98,10 @@ pub async fn run(
                         // Let the peer tasks write the UPDATEs before the
                         // bookkeeping below takes this worker.
                         tokio::task::yield_now().await;
-                        publish(&statuses, planner.service_peers());
                     }
+                    // Even without a route change: a Service can join a
+                    // route another one already announces (a shared IP).
+                    publish(&statuses, planner.service_peers());
                     for (key, old) in affected.iter().zip(&before) {
                         let new = announced_ips(planner, key);
                         if *old != new {
@@ -161,16 +164,13 @@ pub async fn run(
                         {
                             let changed = diff.affected_services();
                             let delta = planner.update(&world, IpSource::Status, &changed);
-                            if !delta.is_empty() {
-                                // The routes first: everything after this
-                                // is bookkeeping the peers do not wait for.
-                                for change in announcer.apply_delta(&delta) {
-                                    tracing::info!(%change, "speaker");
-                                }
-                                metrics
-                                    .set_announced(&opts.node, &planner.announcements().announced);
-                                publish(&statuses, planner.service_peers());
+                            // The routes first: everything after this is
+                            // bookkeeping the peers do not wait for.
+                            for change in announcer.apply_delta(&delta) {
+                                tracing::info!(%change, "speaker");
                             }
+                            metrics.set_announced(&opts.node, &planner.announcements().announced);
+                            publish(&statuses, planner.service_peers());
                             *old_world = std::mem::take(&mut world);
                             done = true;
                         }
@@ -220,6 +220,7 @@ pub async fn run(
         .await
         .is_err()
     {
+        status_abort.abort();
         tracing::warn!("ServiceBGPStatus writes still pending at shutdown; abandoned");
     }
 }
@@ -273,23 +274,25 @@ fn announced_ips(planner: &NodePlanner, key: &ObjectKey) -> Vec<IpAddr> {
 /// Each announced Service (by key) and the peers it is announced to.
 type ServicePeers = BTreeMap<ObjectKey, BTreeSet<String>>;
 
-/// How long a failed ServiceBGPStatus sync waits before it is tried again
-/// (unless a newer state arrives first).
+/// How long a failed ServiceBGPStatus sync first waits before it is tried
+/// again; each further failure doubles the wait, up to [`DEFAULT_RESYNC`].
 const STATUS_RETRY: Duration = Duration::from_secs(1);
 
 /// Least time between two ServiceBGPStatus syncs: a burst of changes
-/// costs one sync per interval, and each sync compares every Service.
+/// costs one sync per interval.
 const STATUS_MIN_INTERVAL: Duration = Duration::from_millis(500);
 
 /// How long shutdown waits for the last ServiceBGPStatus writes.
 const STATUS_DRAIN: Duration = Duration::from_secs(5);
 
 /// Hands `peers` to the status task, unless it already has that state.
-fn publish(statuses: &watch::Sender<ServicePeers>, peers: ServicePeers) {
+/// The first state always goes (the channel starts with none), so a node
+/// that announces nothing still clears its old objects.
+fn publish(statuses: &watch::Sender<Option<ServicePeers>>, peers: ServicePeers) {
     statuses.send_if_modified(|current| {
-        let changed = *current != peers;
+        let changed = current.as_ref() != Some(&peers);
         if changed {
-            *current = peers;
+            *current = Some(peers);
         }
         changed
     });
@@ -297,33 +300,43 @@ fn publish(statuses: &watch::Sender<ServicePeers>, peers: ServicePeers) {
 
 /// Writes the ServiceBGPStatus objects for the newest announced state, off
 /// the path from a watch event to the routes: the routes go out first, and
-/// states that arrive while a sync runs collapse into the newest one. Ends
-/// when the role drops the sender and the newest state has been written.
+/// states that arrive while a sync runs or waits collapse into the newest.
+///
+/// - At most one sync per [`STATUS_MIN_INTERVAL`].
+/// - A failed sync is retried with the newest state after [`STATUS_RETRY`],
+///   doubling up to [`DEFAULT_RESYNC`].
+/// - With no change for [`DEFAULT_RESYNC`], the current state is synced
+///   again, which lists the objects: edits and deletions by others are put
+///   right on a quiet node too.
+///
+/// Ends when the role drops the sender and the newest state has been
+/// written; the role aborts it if that takes longer than [`STATUS_DRAIN`].
 async fn publish_service_statuses(
     publisher: StatusPublisher,
-    mut desired: watch::Receiver<ServicePeers>,
+    mut desired: watch::Receiver<Option<ServicePeers>>,
 ) {
-    let mut retry = false;
+    let mut backoff: Option<Duration> = None;
     loop {
-        if !retry && desired.changed().await.is_err() {
-            return;
-        }
-        let peers = desired.borrow_and_update().clone();
-        retry = match publisher.sync_service_statuses(&peers).await {
-            Ok(_) => false,
-            Err(e) => {
-                tracing::warn!(error = %e, "ServiceBGPStatus sync failed; retrying");
-                true
-            }
-        };
-        if retry {
+        if backoff.is_none() {
             tokio::select! {
                 r = desired.changed() => if r.is_err() { return },
-                () = tokio::time::sleep(STATUS_RETRY) => {}
+                () = tokio::time::sleep(DEFAULT_RESYNC) => {}
             }
-        } else {
-            // States arriving meanwhile collapse into the newest.
-            tokio::time::sleep(STATUS_MIN_INTERVAL).await;
+        }
+        let Some(peers) = desired.borrow_and_update().clone() else {
+            continue;
+        };
+        match publisher.sync_service_statuses(&peers).await {
+            Ok(_) => {
+                backoff = None;
+                tokio::time::sleep(STATUS_MIN_INTERVAL).await;
+            }
+            Err(e) => {
+                let wait = backoff.map_or(STATUS_RETRY, |b| (b * 2).min(DEFAULT_RESYNC));
+                tracing::warn!(error = %e, retry_in = ?wait, "ServiceBGPStatus sync failed");
+                backoff = Some(wait);
+                tokio::time::sleep(wait).await;
+            }
         }
     }
 }

@@ -26,6 +26,32 @@ use serde_json::json;
 const NS: &str = "metallb-system";
 const WAIT: Duration = Duration::from_secs(10);
 
+/// A fake API server holding the `default` Namespace, `node-1`, a pool, an
+/// advertisement with community 64500:7 and a BGPPeer at 127.0.0.1:`port`.
+async fn cluster(port: u16) -> FakeApiServer {
+    let server = FakeApiServer::start().await;
+    server
+        .upsert(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}));
+    server.upsert(
+        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1", "labels": {}},
+        "status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}]}}),
+    );
+    server.upsert(
+        json!({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+        "metadata": {"name": "pool-a", "namespace": NS}, "spec": {"addresses": ["192.0.2.0/24"]}}),
+    );
+    server.upsert(
+        json!({"apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement",
+        "metadata": {"name": "all", "namespace": NS}, "spec": {"communities": ["64500:7"]}}),
+    );
+    server.upsert(
+        json!({"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
+        "metadata": {"name": "router", "namespace": NS},
+        "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": "127.0.0.1", "peerPort": port}}),
+    );
+    server
+}
+
 /// The Service `default/web` with `ip` as its load-balancer IP.
 fn service(ip: &str) -> serde_json::Value {
     json!({"apiVersion": "v1", "kind": "Service",
@@ -77,24 +103,7 @@ async fn next_routes(
 async fn speaker_role_announces_and_publishes_status() {
     let (collector, addr) = bgp_collector::collector(100).await;
     let mut routes = collector.subscribe();
-    let server = FakeApiServer::start().await;
-    server
-        .upsert(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}));
-    server.upsert(
-        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1", "labels": {}},
-        "status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}]}}),
-    );
-    server.upsert(
-        json!({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
-        "metadata": {"name": "pool-a", "namespace": NS}, "spec": {"addresses": ["192.0.2.0/24"]}}),
-    );
-    server.upsert(
-        json!({"apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement",
-        "metadata": {"name": "all", "namespace": NS}, "spec": {"communities": ["64500:7"]}}),
-    );
-    server.upsert(json!({"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
-        "metadata": {"name": "router", "namespace": NS},
-        "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": "127.0.0.1", "peerPort": addr.port()}}));
+    let server = cluster(addr.port()).await;
     server.upsert(service("192.0.2.10"));
     server.upsert(slice("10.0.0.5"));
 
@@ -207,6 +216,54 @@ async fn speaker_role_announces_and_publishes_status() {
         metrics.encode()
     );
 
+    stop.send(()).unwrap();
+    tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+    speaker.shutdown(None, false).await;
+    collector.shutdown(None, false).await;
+}
+
+/// A node that announces nothing still clears the ServiceBGPStatus objects
+/// a previous run left behind (its first, empty, state is written too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speaker_role_with_nothing_to_announce_clears_old_statuses() {
+    let (collector, addr) = bgp_collector::collector(100).await;
+    let server = cluster(addr.port()).await;
+    server.upsert(json!({
+        "apiVersion": "metallb.io/v1beta1", "kind": "ServiceBGPStatus",
+        "metadata": {"name": "bgp-left-over", "namespace": NS, "labels": {"metallb.io/node": "node-1"}}
+    }));
+    let speaker = Speaker::new();
+    let mut announcer = Announcer::new(speaker.clone());
+    let metrics = Arc::new(Metrics::new(Some(speaker.clone())));
+    let opts = SpeakerOptions {
+        namespace: NS.into(),
+        node: "node-1".into(),
+        plan: PlanOptions::default(),
+        status_interval: Duration::from_secs(60),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let client = server.client();
+    let task = tokio::spawn(async move {
+        run(
+            client,
+            opts,
+            &mut announcer,
+            metrics,
+            Arc::new(AtomicBool::new(false)),
+            async {
+                let _ = stopped.await;
+            },
+        )
+        .await;
+    });
+    assert!(
+        eventually(WAIT, || server
+            .list("metallb.io/v1beta1", "servicebgpstatuses")
+            .is_empty())
+        .await,
+        "{:?}",
+        server.list("metallb.io/v1beta1", "servicebgpstatuses")
+    );
     stop.send(()).unwrap();
     tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
     speaker.shutdown(None, false).await;

@@ -501,13 +501,15 @@ impl StatusPublisher {
         };
         for name in stale {
             match api.delete(&name, &DeleteParams::default()).await {
-                Ok(_) => {}
+                Ok(_) => {
+                    debug!(kind = %ar.kind, %name, "stale object deleted");
+                    report.deleted += 1;
+                }
+                // Already gone (deleted by someone else): nothing to count.
                 Err(e) if is_not_found(&e) => {}
                 Err(e) => return Err(e.into()),
             }
-            debug!(kind = %ar.kind, %name, "stale object deleted");
             known.objects.remove(&name);
-            report.deleted += 1;
         }
         Ok(report)
     }
