@@ -54,8 +54,15 @@ async fn cluster(port: u16) -> FakeApiServer {
 
 /// The Service `default/web` with `ip` as its load-balancer IP.
 fn service(ip: &str) -> serde_json::Value {
+    named_service("web", ip)
+}
+
+/// The Service `default/<name>` with `ip` as its load-balancer IP, which it
+/// may share (MetalLB's `allow-shared-ip`, key "shared").
+fn named_service(name: &str, ip: &str) -> serde_json::Value {
     json!({"apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": "web", "namespace": "default"},
+        "metadata": {"name": name, "namespace": "default",
+                     "annotations": {"metallb.universe.tf/allow-shared-ip": "shared"}},
         "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster", "clusterIP": "10.96.0.10",
                  "clusterIPs": ["10.96.0.10"], "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack",
                  "ports": [{"port": 80, "protocol": "TCP"}]},
@@ -64,8 +71,14 @@ fn service(ip: &str) -> serde_json::Value {
 
 /// The EndpointSlice of `default/web`: one ready endpoint on node-1.
 fn slice(addr: &str) -> serde_json::Value {
+    named_slice("web", addr)
+}
+
+/// The EndpointSlice `<service>-1` of `default/<service>`: one ready
+/// endpoint on node-1.
+fn named_slice(service: &str, addr: &str) -> serde_json::Value {
     json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-        "metadata": {"name": "web-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}},
+        "metadata": {"name": format!("{service}-1"), "namespace": "default", "labels": {"kubernetes.io/service-name": service}},
         "addressType": "IPv4",
         "endpoints": [{"addresses": [addr], "conditions": {"ready": true}, "nodeName": "node-1"}],
         "ports": [{"port": 8080, "protocol": "TCP"}]})
@@ -264,6 +277,63 @@ async fn speaker_role_with_nothing_to_announce_clears_old_statuses() {
         "{:?}",
         server.list("metallb.io/v1beta1", "servicebgpstatuses")
     );
+    stop.send(()).unwrap();
+    tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+    speaker.shutdown(None, false).await;
+    collector.shutdown(None, false).await;
+}
+
+/// A second Service sharing an announced IP changes no route, yet it gets
+/// its own ServiceBGPStatus (status follows every change, not only route
+/// changes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_joining_a_shared_ip_gets_its_status() {
+    let (collector, addr) = bgp_collector::collector(100).await;
+    let mut routes = collector.subscribe();
+    let server = cluster(addr.port()).await;
+    server.upsert(service("192.0.2.10"));
+    server.upsert(slice("10.0.0.5"));
+    let speaker = Speaker::new();
+    let mut announcer = Announcer::new(speaker.clone());
+    let metrics = Arc::new(Metrics::new(Some(speaker.clone())));
+    let opts = SpeakerOptions {
+        namespace: NS.into(),
+        node: "node-1".into(),
+        plan: PlanOptions::default(),
+        status_interval: Duration::from_secs(60),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let client = server.client();
+    let task = tokio::spawn(async move {
+        run(
+            client,
+            opts,
+            &mut announcer,
+            metrics,
+            Arc::new(AtomicBool::new(false)),
+            async {
+                let _ = stopped.await;
+            },
+        )
+        .await;
+    });
+    assert_eq!(next_routes(&mut routes).await.0, ["192.0.2.10/32"]);
+    let status_of = |name: &str| {
+        server
+            .list("metallb.io/v1beta1", "servicebgpstatuses")
+            .iter()
+            .any(|o| o["status"]["serviceName"] == name && o["status"]["peers"][0] == "router")
+    };
+    assert!(eventually(WAIT, || status_of("web")).await);
+
+    server.upsert(named_service("api", "192.0.2.10"));
+    server.upsert(named_slice("api", "10.0.0.6"));
+    assert!(
+        eventually(WAIT, || status_of("api")).await,
+        "{:?}",
+        server.list("metallb.io/v1beta1", "servicebgpstatuses")
+    );
+
     stop.send(()).unwrap();
     tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
     speaker.shutdown(None, false).await;
