@@ -235,6 +235,51 @@ async fn speaker_role_announces_and_publishes_status() {
     collector.shutdown(None, false).await;
 }
 
+/// The speaker role for node-1 against `server`, running until stopped
+/// (session states published once a minute).
+struct Role {
+    speaker: Speaker,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Role {
+    fn start(server: &FakeApiServer) -> Self {
+        let speaker = Speaker::new();
+        let mut announcer = Announcer::new(speaker.clone());
+        let metrics = Arc::new(Metrics::new(Some(speaker.clone())));
+        let opts = SpeakerOptions {
+            namespace: NS.into(),
+            node: "node-1".into(),
+            plan: PlanOptions::default(),
+            status_interval: Duration::from_secs(60),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let client = server.client();
+        let task = tokio::spawn(async move {
+            let ready = Arc::new(AtomicBool::new(false));
+            run(client, opts, &mut announcer, metrics, ready, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        Self {
+            speaker,
+            stop,
+            task,
+        }
+    }
+
+    async fn stop(self) {
+        self.stop.send(()).unwrap();
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .unwrap()
+            .unwrap();
+        self.speaker.shutdown(None, false).await;
+    }
+}
+
 /// A node that announces nothing still clears the ServiceBGPStatus objects
 /// a previous run left behind (its first, empty, state is written too).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -245,30 +290,7 @@ async fn speaker_role_with_nothing_to_announce_clears_old_statuses() {
         "apiVersion": "metallb.io/v1beta1", "kind": "ServiceBGPStatus",
         "metadata": {"name": "bgp-left-over", "namespace": NS, "labels": {"metallb.io/node": "node-1"}}
     }));
-    let speaker = Speaker::new();
-    let mut announcer = Announcer::new(speaker.clone());
-    let metrics = Arc::new(Metrics::new(Some(speaker.clone())));
-    let opts = SpeakerOptions {
-        namespace: NS.into(),
-        node: "node-1".into(),
-        plan: PlanOptions::default(),
-        status_interval: Duration::from_secs(60),
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let client = server.client();
-    let task = tokio::spawn(async move {
-        run(
-            client,
-            opts,
-            &mut announcer,
-            metrics,
-            Arc::new(AtomicBool::new(false)),
-            async {
-                let _ = stopped.await;
-            },
-        )
-        .await;
-    });
+    let role = Role::start(&server);
     assert!(
         eventually(WAIT, || server
             .list("metallb.io/v1beta1", "servicebgpstatuses")
@@ -277,9 +299,7 @@ async fn speaker_role_with_nothing_to_announce_clears_old_statuses() {
         "{:?}",
         server.list("metallb.io/v1beta1", "servicebgpstatuses")
     );
-    stop.send(()).unwrap();
-    tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
-    speaker.shutdown(None, false).await;
+    role.stop().await;
     collector.shutdown(None, false).await;
 }
 
@@ -293,30 +313,7 @@ async fn a_service_joining_a_shared_ip_gets_its_status() {
     let server = cluster(addr.port()).await;
     server.upsert(service("192.0.2.10"));
     server.upsert(slice("10.0.0.5"));
-    let speaker = Speaker::new();
-    let mut announcer = Announcer::new(speaker.clone());
-    let metrics = Arc::new(Metrics::new(Some(speaker.clone())));
-    let opts = SpeakerOptions {
-        namespace: NS.into(),
-        node: "node-1".into(),
-        plan: PlanOptions::default(),
-        status_interval: Duration::from_secs(60),
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let client = server.client();
-    let task = tokio::spawn(async move {
-        run(
-            client,
-            opts,
-            &mut announcer,
-            metrics,
-            Arc::new(AtomicBool::new(false)),
-            async {
-                let _ = stopped.await;
-            },
-        )
-        .await;
-    });
+    let role = Role::start(&server);
     assert_eq!(next_routes(&mut routes).await.0, ["192.0.2.10/32"]);
     let status_of = |name: &str| {
         server
@@ -334,8 +331,6 @@ async fn a_service_joining_a_shared_ip_gets_its_status() {
         server.list("metallb.io/v1beta1", "servicebgpstatuses")
     );
 
-    stop.send(()).unwrap();
-    tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
-    speaker.shutdown(None, false).await;
+    role.stop().await;
     collector.shutdown(None, false).await;
 }
