@@ -14,6 +14,20 @@ use prometheus_client::registry::Registry;
 
 /// Labels of `metallb_speaker_announced`.
 pub type AnnouncedLabels = Vec<(&'static str, String)>;
+/// The `metallb_speaker_announced` series of `ip` of `service` on `node`.
+fn announced_labels(
+    node: &str,
+    service: &crate::world::ObjectKey,
+    ip: &std::net::IpAddr,
+) -> AnnouncedLabels {
+    vec![
+        ("service", service.to_string()),
+        ("protocol", "bgp".to_string()),
+        ("node", node.to_string()),
+        ("ip", ip.to_string()),
+    ]
+}
+
 /// Labels of the per-pool allocator gauges.
 pub type PoolLabels = Vec<(&'static str, String)>;
 
@@ -150,12 +164,7 @@ impl Metrics {
         for (svc, ips) in announced {
             for ip in ips {
                 self.speaker_announced
-                    .get_or_create(&vec![
-                        ("service", svc.to_string()),
-                        ("protocol", "bgp".to_string()),
-                        ("node", node.to_string()),
-                        ("ip", ip.to_string()),
-                    ])
+                    .get_or_create(&announced_labels(node, svc, ip))
                     .set(1);
             }
         }
@@ -171,19 +180,14 @@ impl Metrics {
         old: &[std::net::IpAddr],
         new: &[std::net::IpAddr],
     ) {
-        let labels = |ip: &std::net::IpAddr| -> AnnouncedLabels {
-            vec![
-                ("service", service.to_string()),
-                ("protocol", "bgp".to_string()),
-                ("node", node.to_string()),
-                ("ip", ip.to_string()),
-            ]
-        };
         for ip in old.iter().filter(|ip| !new.contains(ip)) {
-            self.speaker_announced.remove(&labels(ip));
+            self.speaker_announced
+                .remove(&announced_labels(node, service, ip));
         }
         for ip in new {
-            self.speaker_announced.get_or_create(&labels(ip)).set(1);
+            self.speaker_announced
+                .get_or_create(&announced_labels(node, service, ip))
+                .set(1);
         }
     }
 

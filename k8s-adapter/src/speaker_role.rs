@@ -88,26 +88,13 @@ pub async fn run(
                     metrics.k8s_updates.inc();
                     let diff = apply_changes(world, &reflectors, &dirty);
                     let affected = diff.affected_services();
-                    let before: Vec<Vec<IpAddr>> =
-                        affected.iter().map(|k| announced_ips(planner, k)).collect();
-                    let delta = planner.update(world, IpSource::Status, &affected);
-                    if !delta.is_empty() {
-                        for change in announcer.apply_delta(&delta) {
-                            tracing::info!(%change, "speaker");
-                        }
-                        // Let the peer tasks write the UPDATEs before the
-                        // bookkeeping below takes this worker.
-                        tokio::task::yield_now().await;
-                    }
-                    // Even without a route change: a Service can join a
-                    // route another one already announces (a shared IP).
-                    publish(&statuses, planner.service_peers());
-                    for (key, old) in affected.iter().zip(&before) {
-                        let new = announced_ips(planner, key);
-                        if *old != new {
-                            metrics.update_announced(&opts.node, key, old, &new);
-                        }
-                    }
+                    let out = Outputs {
+                        announcer: &mut *announcer,
+                        metrics: &metrics,
+                        statuses: &statuses,
+                        node: &opts.node,
+                    };
+                    redecide(planner, world, &affected, out).await;
                     handled = true;
                 }
             }
@@ -163,15 +150,14 @@ pub async fn run(
                             && peers_of(planner.peers()) == *announcer.peers()
                         {
                             let changed = diff.affected_services();
-                            let delta = planner.update(&world, IpSource::Status, &changed);
-                            // The routes first: everything after this is
-                            // bookkeeping the peers do not wait for.
-                            for change in announcer.apply_delta(&delta) {
-                                tracing::info!(%change, "speaker");
-                            }
-                            metrics.set_announced(&opts.node, &planner.announcements().announced);
-                            publish(&statuses, planner.service_peers());
                             *old_world = std::mem::take(&mut world);
+                            let out = Outputs {
+                                announcer: &mut *announcer,
+                                metrics: &metrics,
+                                statuses: &statuses,
+                                node: &opts.node,
+                            };
+                            redecide(planner, old_world, &changed, out).await;
                             done = true;
                         }
                     }
@@ -261,6 +247,45 @@ fn apply_changes(world: &mut World, reflectors: &Reflectors, dirty: &Changes) ->
         diff.namespaces.insert(name.clone());
     }
     diff
+}
+
+/// Where the role's decisions go.
+struct Outputs<'a> {
+    announcer: &'a mut Announcer,
+    metrics: &'a Metrics,
+    statuses: &'a watch::Sender<Option<ServicePeers>>,
+    node: &'a str,
+}
+
+/// Re-decides the Services in `affected` against `world` and hands the
+/// route changes to the speaker; then, with the peers no longer waiting,
+/// updates those Services' `metallb_speaker_announced` series and the
+/// status task's state.
+async fn redecide(
+    planner: &mut NodePlanner,
+    world: &World,
+    affected: &BTreeSet<ObjectKey>,
+    out: Outputs<'_>,
+) {
+    let before: Vec<Vec<IpAddr>> = affected.iter().map(|k| announced_ips(planner, k)).collect();
+    let delta = planner.update(world, IpSource::Status, affected);
+    if !delta.is_empty() {
+        for change in out.announcer.apply_delta(&delta) {
+            tracing::info!(%change, "speaker");
+        }
+        // Let the peer tasks write the UPDATEs before the bookkeeping
+        // below takes this worker.
+        tokio::task::yield_now().await;
+    }
+    // Even without a route change: a Service can join a route another one
+    // already announces (a shared IP).
+    publish(out.statuses, planner.service_peers());
+    for (key, old) in affected.iter().zip(&before) {
+        let new = announced_ips(planner, key);
+        if *old != new {
+            out.metrics.update_announced(out.node, key, old, &new);
+        }
+    }
 }
 
 /// The IPs `planner` announces for Service `key` (none when withdrawn).

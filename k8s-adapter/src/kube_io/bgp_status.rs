@@ -290,19 +290,12 @@ impl StatusPublisher {
                 report.unchanged += skipped;
                 report
             });
-        known.inputs = match result {
-            Ok(_) => Some(
-                announced
-                    .into_iter()
-                    .map(|(svc, peers)| (svc.clone(), peers.clone()))
-                    .collect(),
-            ),
-            Err(_) => {
-                // What failed may have half happened: list before the next sync.
-                known.listed = None;
-                None
-            }
-        };
+        known.inputs = result.is_ok().then(|| {
+            announced
+                .into_iter()
+                .map(|(svc, peers)| (svc.clone(), peers.clone()))
+                .collect()
+        });
         result
     }
 
@@ -404,17 +397,31 @@ impl StatusPublisher {
         // ServiceBGPStatus sync compares everything again.
         known.inputs = None;
         let list = list || self.list_due(&known);
+        self.sync_locked(ar, selector, desired, &mut known, list, Stale::AllOthers)
+            .await
+    }
+
+    /// Lists when `list`, then writes `desired` and deletes `stale`. After
+    /// a failure, which may have half happened, the next sync lists again.
+    async fn sync_locked(
+        &self,
+        ar: &ApiResource,
+        selector: &str,
+        desired: Vec<Desired>,
+        known: &mut Known,
+        list: bool,
+        stale: Stale,
+    ) -> Result<SyncReport, KubeIoError> {
         let result = self
-            .sync_locked(ar, selector, desired, &mut known, list, Stale::AllOthers)
+            .write_differences(ar, selector, desired, known, list, stale)
             .await;
         if result.is_err() {
-            // What failed may have half happened: list before the next sync.
             known.listed = None;
         }
         result
     }
 
-    async fn sync_locked(
+    async fn write_differences(
         &self,
         ar: &ApiResource,
         selector: &str,

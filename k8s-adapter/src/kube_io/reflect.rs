@@ -180,6 +180,14 @@ impl Default for Changes {
 pub const MAX_TRACKED_CHANGES: usize = 10_000;
 
 impl Changes {
+    /// Nothing changed.
+    fn none() -> Self {
+        Self {
+            full: false,
+            ..Self::default()
+        }
+    }
+
     fn len(&self) -> usize {
         self.services.len() + self.endpoint_slices.len() + self.nodes.len() + self.namespaces.len()
     }
@@ -482,14 +490,7 @@ impl Reflectors {
     /// change made after the take is in the stores and also in the next
     /// take.
     pub fn take_changes(&self) -> Changes {
-        let mut c = self.shared.changes();
-        Changes {
-            full: std::mem::replace(&mut c.full, false),
-            services: std::mem::take(&mut c.services),
-            endpoint_slices: std::mem::take(&mut c.endpoint_slices),
-            nodes: std::mem::take(&mut c.nodes),
-            namespaces: std::mem::take(&mut c.namespaces),
-        }
+        std::mem::replace(&mut *self.shared.changes(), Changes::none())
     }
 
     /// The Service `key` as the store holds it now.
@@ -614,16 +615,9 @@ mod tests {
         }
     }
 
-    fn empty() -> Changes {
-        Changes {
-            full: false,
-            ..Changes::default()
-        }
-    }
-
     #[test]
     fn records_keys_per_kind_and_asks_for_a_full_read_otherwise() {
-        let mut c = empty();
+        let mut c = Changes::none();
         c.record(Tracked::Services, &meta("default", "web"));
         c.record(Tracked::Services, &meta("default", "web"));
         c.record(Tracked::EndpointSlices, &meta("default", "web-1"));
@@ -649,7 +643,7 @@ mod tests {
 
     #[test]
     fn too_many_changes_become_a_full_read() {
-        let mut c = empty();
+        let mut c = Changes::none();
         for i in 0..MAX_TRACKED_CHANGES {
             c.record(Tracked::EndpointSlices, &meta("default", &format!("s-{i}")));
         }
